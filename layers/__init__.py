@@ -1,0 +1,28 @@
+"""Keras 3 layers: quantizers (pure keras.ops functions with STE) and quantized layers.
+
+Importing this package registers every layer for `.keras` deserialization.
+"""
+from layers.quantizers import (
+    binarize,
+    median_quantize,
+    ternarize,
+    ternary_threshold,
+    unbounded_quantize,
+    xnor_binarize,
+)
+from layers.quantized import QuantActivation, QuantConv2D, QuantDense
+from layers.preprocessing import CentralCrop, PerImageStandardization
+
+__all__ = [
+    "binarize",
+    "median_quantize",
+    "ternarize",
+    "ternary_threshold",
+    "unbounded_quantize",
+    "xnor_binarize",
+    "QuantActivation",
+    "QuantConv2D",
+    "QuantDense",
+    "CentralCrop",
+    "PerImageStandardization",
+]

@@ -1,0 +1,104 @@
+"""Build Keras models from the papers' notation.
+
+Layout of every model: preprocessing (inside the model, so it takes raw pixel values 0..255),
+then per notation layer `conv{i}`/`pool{i}`/`fc{i}` -> `bn{i}` -> `act{i}`, then a bias-free float
+`classifier`. Layer 0 is the float encoding layer.
+"""
+import keras
+
+from layers import CentralCrop, PerImageStandardization, QuantActivation, QuantConv2D, QuantDense
+from models.notation import parse_architecture
+from models.presets import get_preset
+
+DATASETS = {
+    # name: (model input shape, classes)
+    "mnist": ((28, 28, 1), 10),
+    "cifar10": ((None, None, 3), 10),
+    "cifar100": ((None, None, 3), 100),
+}
+CIFAR_CROP = 24
+QUANTIZATIONS = ("median", "allint", "float")
+
+
+def dataset_info(dataset):
+    try:
+        return DATASETS[dataset]
+    except KeyError:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}") from None
+
+
+def build_preset(name, dataset=None, k=1, B=2, use_ternary=True):
+    """Build a named preset (see models.presets) for `dataset` (default: the preset's own)."""
+    preset = get_preset(name)
+    return build_model(
+        preset.arch,
+        dataset=dataset or preset.dataset,
+        k=k,
+        B=B,
+        quantization=preset.quantization,
+        padding=preset.padding,
+        use_ternary=use_ternary,
+        name=name,
+    )
+
+
+def build_model(arch, dataset="mnist", k=1, B=2, quantization="median", padding="valid",
+                use_ternary=True, name=None):
+    """Build a model from notation (see models.notation) for `dataset`."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r}; valid: {QUANTIZATIONS}")
+    input_shape, classes = dataset_info(dataset)
+    specs = parse_architecture(arch, default_padding=padding)
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = _preprocess(inputs, dataset)
+    for i, spec in enumerate(specs):
+        x = _hidden_block(x, i, spec, k, B, quantization, use_ternary)
+    if len(x.shape) > 2:
+        x = keras.layers.Flatten(name="flatten")(x)
+    logits = keras.layers.Dense(classes, use_bias=False, name="classifier")(x)
+    return keras.Model(inputs, logits, name=name or "qcnn")
+
+
+def _preprocess(x, dataset):
+    if dataset == "mnist":
+        # The original divides bytes by 256 (TensorLayer's loader), not 255.
+        return keras.layers.Rescaling(1.0 / 256, name="rescale")(x)
+    x = CentralCrop(CIFAR_CROP, name="central_crop")(x)
+    return PerImageStandardization(name="standardize")(x)
+
+
+def _hidden_block(x, i, spec, k, B, quantization, use_ternary):
+    if spec.kind == "dense" and len(x.shape) > 2:
+        x = keras.layers.Flatten(name=f"flatten{i}")(x)
+    x = _synapse(spec, i, quantized_kernel=(i > 0 and quantization != "float" and use_ternary))(x)
+    x = keras.layers.BatchNormalization(
+        momentum=0.9,
+        epsilon=1e-5,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.002),
+        name=f"bn{i}",
+    )(x)
+    return _activation(i, k, B, quantization)(x)
+
+
+def _synapse(spec, i, quantized_kernel):
+    prefix = {"conv": "conv", "pool": "pool", "dense": "fc"}[spec.kind]
+    name = f"{prefix}{i}"
+    if spec.kind == "dense":
+        if quantized_kernel:
+            return QuantDense(spec.units, kernel_quantizer="ternary", name=name)
+        return keras.layers.Dense(spec.units, use_bias=False, name=name)
+    conv_args = dict(strides=spec.stride, padding=spec.padding, name=name)
+    if quantized_kernel:
+        return QuantConv2D(spec.units, spec.kernel, kernel_quantizer="ternary", **conv_args)
+    return keras.layers.Conv2D(spec.units, spec.kernel, use_bias=False, **conv_args)
+
+
+def _activation(i, k, B, quantization):
+    name = f"act{i}"
+    if quantization == "float":
+        return keras.layers.ReLU(name=name)
+    if quantization == "allint":
+        if i == 0:
+            return QuantActivation(0, 4, mode="median", name=name)
+        return QuantActivation(k, mode="unbounded", name=name)
+    return QuantActivation(k, B, mode="median", name=name)

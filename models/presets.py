@@ -1,0 +1,53 @@
+"""Named architectures of the papers (ALGORITHMS.md section 2).
+
+`quantization` says how a preset is quantized:
+  "median"  scatter-and-gather papers: encoding and hidden activations median-quantized (k, B),
+            hidden weights ternary
+  "allint"  all-integer SNN paper: encoding activation k=0, B=4, hidden activations unbounded
+            (level k), hidden weights ternary (or float with use_ternary=False)
+  "float"   full-precision baseline of the same topology: ReLU, float weights
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    arch: str
+    padding: str
+    dataset: str
+    quantization: str
+    description: str
+
+
+_LENET = "16C5-P2-32C5-P2-256"
+_LENET_ALLINT = "32C5-P2-64C5-P2-1000"
+# conv00 (encoding) + conv0, conv1, ..., conv10 (the last 512C3 is VALID: 3x3 -> 1x1).
+_VGG = "64C3-64C3*2-P2-128C3*2-P2-256C3*2-P2-512C3-512C3v"
+_CNN1 = "96C3-256C3-P2-384C3-P2-384C3-256C3-P2-1024-1024"
+
+PRESETS = {
+    p.name: p
+    for p in (
+        Preset("lenet", _LENET, "valid", "mnist", "median",
+               "scatter-and-gather LeNet (MNIST), 1,163,264 hidden MACs"),
+        Preset("lenet_fp", _LENET, "valid", "mnist", "float", "full-precision baseline of lenet"),
+        Preset("lenet_allint", _LENET_ALLINT, "valid", "mnist", "allint",
+               "all-integer SNN LeNet (MNIST)"),
+        Preset("lenet_allint_fp", _LENET_ALLINT, "valid", "mnist", "float",
+               "full-precision baseline of lenet_allint"),
+        Preset("vgg", _VGG, "same", "cifar10", "median",
+               "scatter-and-gather VGG-Net (CIFAR-10/100, 24x24 crops), 126,222,336 hidden MACs"),
+        Preset("vgg_fp", _VGG, "same", "cifar10", "float", "full-precision baseline of vgg"),
+        Preset("cnn1", _CNN1, "same", "cifar10", "allint", "all-integer SNN CNN1 (CIFAR-10)"),
+        Preset("cnn1_fp", _CNN1, "same", "cifar10", "float", "full-precision baseline of cnn1"),
+    )
+}
+
+
+def get_preset(name):
+    """The preset called `name`; ValueError listing the valid names otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; valid: {', '.join(PRESETS)}") from None

@@ -1,0 +1,87 @@
+"""Readers of the official file formats into numpy arrays (images uint8 NHWC, labels int64)."""
+import gzip
+import pickle
+import struct
+
+import numpy as np
+
+from snn_data.sources import DataError, dataset_file, resolve_data_dir
+
+SPLITS = ("train", "test")
+_MNIST_NAMES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_CIFAR10_NAMES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+
+
+def load_arrays(dataset, split, data_dir=None, verify_md5=True):
+    """(images, labels) of one split, from the data directory or, without one, tensorflow-datasets."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid: {SPLITS}")
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        from snn_data.tfds_fallback import load_with_tfds
+
+        return load_with_tfds(dataset, split)
+    if dataset == "mnist":
+        return read_mnist(split, directory, verify_md5)
+    if dataset == "cifar10":
+        return read_cifar10(split, directory, verify_md5)
+    if dataset == "cifar100":
+        return read_cifar100(split, directory, verify_md5)
+    raise ValueError(f"unknown dataset {dataset!r}; valid: mnist, cifar10, cifar100")
+
+
+def read_mnist(split, directory, verify_md5=True):
+    image_name, label_name = _MNIST_NAMES[split]
+    images = _read_idx(dataset_file("mnist", image_name, directory, verify_md5), expected_magic=2051)
+    labels = _read_idx(dataset_file("mnist", label_name, directory, verify_md5), expected_magic=2049)
+    if len(images) != len(labels):
+        raise DataError(f"MNIST {split}: {len(images)} images but {len(labels)} labels")
+    return images[..., None], labels.astype(np.int64)
+
+
+def _read_idx(path, expected_magic):
+    try:
+        with gzip.open(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError) as err:
+        raise DataError(f"cannot read {path}: {err}") from None
+    magic = struct.unpack(">I", data[:4])[0]
+    if magic != expected_magic:
+        raise DataError(f"{path}: not an IDX file of the expected kind (magic {magic})")
+    ndim = magic & 0xFF
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if array.size != int(np.prod(shape)):
+        raise DataError(f"{path}: truncated ({array.size} values for shape {shape})")
+    return array.reshape(shape)
+
+
+def read_cifar10(split, directory, verify_md5=True):
+    images, labels = [], []
+    for name in _CIFAR10_NAMES[split]:
+        batch = _unpickle(dataset_file("cifar10", name, directory, verify_md5))
+        images.append(_cifar_images(batch))
+        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def read_cifar100(split, directory, verify_md5=True):
+    batch = _unpickle(dataset_file("cifar100", split, directory, verify_md5))
+    return _cifar_images(batch), np.asarray(batch[b"fine_labels"], dtype=np.int64)
+
+
+def _unpickle(path):
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle, encoding="bytes")
+    except (OSError, pickle.UnpicklingError, EOFError) as err:
+        raise DataError(f"cannot read {path}: {err}") from None
+
+
+def _cifar_images(batch):
+    # Official layout: rows of 3072 bytes, channel-major (1024 R, 1024 G, 1024 B), 32x32 each.
+    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)

@@ -1,0 +1,1 @@
+"""The library behind train.py: configuration, training/inference runs, SavedModel export."""

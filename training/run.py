@@ -1,0 +1,264 @@
+"""Training and inference runs of the quantized ANN (the library behind train.py).
+
+A run directory holds:
+  checkpoint/last.keras, checkpoint/state.json   model + optimizer after the last completed epoch
+  history.csv, train.log                         per-epoch metrics and the log
+  model.keras, model.export/, metrics.json       the final model, its SavedModel and its metrics
+Checkpoints are replaced atomically, so a run killed at any moment loses at most the epoch in
+progress, and `--resume` continues it.
+"""
+import csv
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import layers  # noqa: F401  (registers the custom layers for loading)
+from models import DATASETS, build_preset, get_preset, hidden_macs
+from snn_data import load_arrays
+from snn_data.pipelines import eval_dataset, train_dataset
+from training.config import UserError, default_output_dir
+from training.export import export_saved_model
+
+log = logging.getLogger("train")
+EVAL_BATCH = 1000
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+# Options that define the network: a resumed run must not change them.
+_IDENTITY = ("model", "dataset", "k", "B", "use_ternary")
+
+
+def run(options):
+    dataset = options["dataset"] or get_preset(options["model"]).dataset
+    options = {**options, "dataset": dataset}
+    if options["mode"] == "inference":
+        return run_inference(options)
+    return run_training(options)
+
+
+# ----------------------------------------------------------------------------------- training
+
+
+def run_training(options):
+    out = Path(options["output_dir"] or default_output_dir(options, options["dataset"]))
+    out.mkdir(parents=True, exist_ok=True)
+    _setup_logging(out / "train.log")
+    train_x, train_y = _limit(*_load(options, "train"), options["limit_train"])
+    test_x, test_y = _limit(*_load(options, "test"), options["limit_test"])
+    steps_per_epoch = math.ceil(len(train_x) / options["batch_size"])
+
+    model, start_epoch = _resume_or_build(options, out, steps_per_epoch)
+    log.info(
+        "%s on %s, k=%s B=%s, %d train / %d test images, epochs %d..%d, run directory %s",
+        options["model"], options["dataset"], options["k"], options["B"], len(train_x), len(test_x),
+        start_epoch + 1, options["epochs"], out,
+    )
+    test_ds = eval_dataset(test_x, test_y, EVAL_BATCH)
+    verbose = 1 if sys.stdout.isatty() else 2
+    started = time.time()
+    for epoch in range(start_epoch, options["epochs"]):
+        epoch_start = time.time()
+        ds = train_dataset(train_x, train_y, options["batch_size"], options["dataset"], options["seed"],
+                           epoch, augment=options["augment"])
+        history = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose)
+        test_loss, test_acc = model.evaluate(test_ds, verbose=0)
+        row = {
+            "epoch": epoch + 1,
+            "loss": history.history["loss"][-1],
+            "accuracy": history.history["accuracy"][-1],
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
+            "seconds": time.time() - epoch_start,
+        }
+        _append_history(out / "history.csv", row)
+        _save_checkpoint(model, out / "checkpoint", epoch + 1, options)
+        log.info("epoch %d/%d: loss %.4f, test accuracy %.4f (%.1f s)", epoch + 1, options["epochs"],
+                 row["loss"], test_acc, row["seconds"])
+    return _finish(model, options, out, test_x, test_y, len(train_x), time.time() - started)
+
+
+def _resume_or_build(options, out, steps_per_epoch):
+    state_file = out / "checkpoint" / "state.json"
+    if options["resume"] and state_file.is_file():
+        state = json.loads(state_file.read_text())
+        for key in _IDENTITY:
+            if state["options"].get(key) != options[key]:
+                raise UserError(
+                    f"cannot resume {out}: it was trained with {key}={state['options'].get(key)!r}, "
+                    f"not {options[key]!r}"
+                )
+        model = keras.models.load_model(out / "checkpoint" / "last.keras")
+        log.info("resuming %s after epoch %d", out, state["completed_epochs"])
+        return model, state["completed_epochs"]
+    if options["resume"]:
+        log.info("no checkpoint in %s: starting a new run", out)
+    keras.utils.set_random_seed(options["seed"])
+    model = build_preset(options["model"], options["dataset"], k=options["k"], B=options["B"],
+                         use_ternary=options["use_ternary"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(_schedule(options, steps_per_epoch)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model, 0
+
+
+def _schedule(options, steps_per_epoch):
+    """One epoch of linear warm-up to the peak rate, then cosine decay to zero."""
+    total = options["epochs"] * steps_per_epoch
+    warmup = min(steps_per_epoch, total // 2)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=total - warmup, warmup_target=options["learning_rate"], warmup_steps=warmup
+    )
+
+
+def _save_checkpoint(model, folder, completed_epochs, options):
+    folder.mkdir(exist_ok=True)
+    tmp = folder / "last.tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, folder / "last.keras")
+    _write_json_atomic(folder / "state.json", {"completed_epochs": completed_epochs, "options": options})
+
+
+def _finish(model, options, out, test_x, test_y, num_train, seconds):
+    correct = count_correct(model, test_x, test_y)
+    tmp = out / "model.tmp.keras"
+    model.save(tmp, include_optimizer=False)
+    os.replace(tmp, out / "model.keras")
+    export_saved_model(model, out / "model.export")
+    metrics = {
+        "test_accuracy": correct / len(test_y),
+        "test_correct": correct,
+        "num_test": len(test_y),
+        "num_train": num_train,
+        "epochs": options["epochs"],
+        "k": options["k"],
+        "B": options["B"],
+        "model": options["model"],
+        "dataset": options["dataset"],
+        "use_ternary": options["use_ternary"],
+        "batch_size": options["batch_size"],
+        "learning_rate": options["learning_rate"],
+        "seed": options["seed"],
+        "augment": options["augment"],
+        "hidden_macs": hidden_macs(model),
+        "params": model.count_params(),
+        "train_seconds_this_session": round(seconds, 1),
+        "versions": {"keras": keras.__version__, "tensorflow": _tf_version()},
+    }
+    _write_json_atomic(out / "metrics.json", metrics)
+    log.info("test accuracy %.4f (%d/%d); wrote %s", metrics["test_accuracy"], correct, len(test_y), out)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------- inference
+
+
+def run_inference(options):
+    path = find_checkpoint(options)
+    model = load_model_file(path)
+    dataset = infer_dataset(model)
+    options = {**options, "dataset": dataset}
+    test_x, test_y = _limit(*_load(options, "test"), options["limit_test"])
+    correct = count_correct(model, test_x, test_y)
+    accuracy = correct / len(test_y)
+    print(f"{path}: test_accuracy {accuracy:.4f} ({correct}/{len(test_y)}) on {dataset}")
+    if options["export"]:
+        export_saved_model(model, Path(options["export"]))
+        print(f"wrote SavedModel {options['export']}")
+    return {"test_accuracy": accuracy, "test_correct": correct, "num_test": len(test_y), "checkpoint": str(path)}
+
+
+def find_checkpoint(options):
+    """--checkpoint, else the run directory's model, else the shipped pretrained model."""
+    if options["checkpoint"]:
+        path = Path(options["checkpoint"])
+        if path.is_dir():
+            path = path / "model.keras"
+        if not path.is_file():
+            raise UserError(f"checkpoint {path} does not exist")
+        return path
+    run_dir = Path(options["output_dir"] or default_output_dir(options, options["dataset"]))
+    candidates = [run_dir / "model.keras", run_dir / "checkpoint" / "last.keras",
+                  pretrained_path(options["model"], options["dataset"], options["k"], options["B"])]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise UserError(
+        f"no trained model for {options['model']} k={options['k']} B={options['B']} on {options['dataset']} "
+        f"(looked for {', '.join(map(str, candidates))}); train one first or pass --checkpoint"
+    )
+
+
+def pretrained_path(model, dataset, k, B):
+    return PRETRAINED_DIR / f"{model}_{dataset}_k{k}B{B}" / "model.keras"
+
+
+def load_model_file(path):
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # a wrong file can fail in many ways inside keras
+        raise UserError(f"{path} is not a model this project can load ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else ''})") from None
+
+
+def infer_dataset(model):
+    """Which dataset a model was built for, from its input shape and class count."""
+    signature = (tuple(model.input_shape[1:]), int(model.output_shape[-1]))
+    for name, (shape, classes) in DATASETS.items():
+        if (tuple(shape), classes) == signature:
+            return name
+    raise UserError(f"cannot tell which dataset a model with input {signature[0]} and "
+                    f"{signature[1]} classes is for")
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def count_correct(model, images, labels):
+    logits = model.predict(eval_dataset(images, labels, EVAL_BATCH), verbose=0)
+    return int(np.sum(np.argmax(logits, axis=1) == labels))
+
+
+def _load(options, split):
+    return load_arrays(options["dataset"], split, options["data_dir"], verify_md5=options["md5_check"])
+
+
+def _limit(images, labels, limit):
+    return (images, labels) if limit is None else (images[:limit], labels[:limit])
+
+
+def _append_history(path, row):
+    new = not path.is_file()
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _write_json_atomic(path, data):
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _setup_logging(path):
+    log.setLevel(logging.INFO)
+    log.handlers.clear()
+    log.propagate = False
+    formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    for handler in (logging.StreamHandler(sys.stdout), logging.FileHandler(path)):
+        handler.setFormatter(formatter)
+        log.addHandler(handler)
+
+
+def _tf_version():
+    import tensorflow as tf
+
+    return tf.__version__
