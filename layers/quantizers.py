@@ -15,8 +15,14 @@ def _straight_through(quantized, surrogate):
 
 
 def _round_half_up(x):
-    # Banker's rounding (ops.round) would break the SNN's `V >= theta` comparison at ties.
-    return ops.floor(x + 0.5)
+    """Round half up, exactly.
+
+    Banker's rounding (ops.round) would break the SNN's `V >= theta` comparison at ties, and the
+    usual floor(x + 0.5) rounds the float just below a tie up (0.5 - 2^-25 + 0.5 == 1 in float32).
+    x - floor(x) is exact, so comparing the fraction with 0.5 is too.
+    """
+    whole = ops.floor(x)
+    return whole + ops.cast(x - whole >= 0.5, x.dtype)
 
 
 def median_quantize(x, k, B):
