@@ -7,13 +7,13 @@
 
 Run `python train.py --help` for every option.
 """
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cli_utils import import_tensorflow_quietly
 
 
 def main(argv=None):
+    import_tensorflow_quietly()
     from training.config import UserError, parse_config
 
     try:

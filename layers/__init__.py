@@ -12,6 +12,7 @@ from layers.quantizers import (
 )
 from layers.quantized import QuantActivation, QuantConv2D, QuantDense
 from layers.preprocessing import CentralCrop, PerImageStandardization
+from layers.spiking import MultiThresholdNeuron, SpikeEncoding, SpikingConv2D, SpikingDense, SpikingReadout  # noqa: F401
 
 __all__ = [
     "binarize",

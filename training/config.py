@@ -22,7 +22,7 @@ DEFAULTS = {
     "dataset": None,  # the preset's own dataset
     "k": 1,
     "B": 2,
-    "epochs": 30,
+    "epochs": 20,
     "batch_size": 128,
     "learning_rate": 2e-3,
     "seed": 0,
@@ -79,7 +79,7 @@ def build_parser():
     p.add_argument("--dataset", choices=list(DATASETS), help="default: the preset's dataset")
     p.add_argument("--k", type=int, help="quantization level: activation step 2^-k (default 1)")
     p.add_argument("--B", type=float, help="activation upper bound (default 2)")
-    p.add_argument("--epochs", type=int, help="training epochs (default 30)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 20)")
     p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, help="default 128")
     p.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
                    help="peak Adam learning rate of the warm-up + cosine schedule (default 2e-3)")
@@ -170,7 +170,13 @@ def validate(options):
 
 
 def default_output_dir(options, dataset):
-    return Path("runs") / f"{options['model']}_{dataset}_k{options['k']}B{options['B']}"
+    """runs/<model>_<dataset>_k<k>B<B> (no k, B for the float baselines, which ignore them)."""
+    name = f"{options['model']}_{dataset}"
+    if PRESETS[options["model"]].quantization == "allint":
+        name += f"_k{options['k']}"
+    elif PRESETS[options["model"]].quantization == "median":
+        name += f"_k{options['k']}B{options['B']}"
+    return Path("runs") / name
 
 
 def _is_int(value):

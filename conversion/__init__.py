@@ -1,0 +1,38 @@
+"""ANN -> SNN conversion: threshold folding, one converter per source layer type, counting, noise.
+
+    snn = convert(model, method="sg")           # spiking keras.Model, same input as the ANN
+    report = count_spikes(snn, images)           # spikes, SOPs, MACs per layer (conversion.counting)
+    noisy = add_noise(snn, "encoding", 0.1, 0)   # conversion.noise
+    rows = verify(model, snn, images)            # per layer: neurons whose counts differ
+"""
+from conversion.counting import UNITS, LayerCount, SpikeCounter, SpikeReport, count_spikes
+from conversion.noise import NOISE_MODELS, add_noise
+from conversion.sg import ConversionError, convert_sg
+from conversion.thresholds import ThresholdError
+from conversion.verify import LayerAgreement, verify
+
+METHODS = {"sg": convert_sg}
+
+
+def convert(model, method="sg", **options):
+    """Convert a quantized Keras model into a spiking Keras model with `method` (see METHODS)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown conversion method {method!r}; valid: {', '.join(METHODS)}")
+    return METHODS[method](model, **options)
+
+
+__all__ = [
+    "METHODS",
+    "NOISE_MODELS",
+    "UNITS",
+    "ConversionError",
+    "LayerAgreement",
+    "LayerCount",
+    "SpikeCounter",
+    "SpikeReport",
+    "ThresholdError",
+    "add_noise",
+    "convert",
+    "count_spikes",
+    "verify",
+]

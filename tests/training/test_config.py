@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from training.config import DEFAULTS, UserError, default_output_dir, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_train_lenet_on_mnist():
+    options = parse_config([])
+    assert (options["model"], options["k"], options["B"], options["mode"]) == ("lenet", 1, 2, "training")
+    assert options["epochs"] <= 30
+
+
+def test_seed_readme_command_lines_parse_verbatim():
+    # Spatio_temporal_SNNs and ALL_INT_SNN README lines (quotes as the shell leaves them).
+    options = parse_config("--k 0 --B 1 --resume False --learning_rate 0.001 --mode 'training'".split())
+    assert (options["k"], options["B"], options["resume"], options["learning_rate"]) == (0, 1, False, 0.001)
+    assert options["mode"] == "training"
+    options = parse_config("--k 0 --resume True --use_ternary True --mode 'inference'".split())
+    assert options["resume"] and options["use_ternary"] and options["mode"] == "inference"
+    assert parse_config(["--use_ternary", "False"])["use_ternary"] is False
+    assert parse_config(["--resume"])["resume"] is True
+
+
+def test_flags_override_the_config_file(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("k: 0\nB: 4\nepochs: 3\nlearning-rate: 0.01\npaper:\n  ann_accuracy: 0.99\n")
+    options = parse_config(["--config", str(config), "--k", "1"])
+    assert (options["k"], options["B"], options["epochs"], options["learning_rate"]) == (1, 4, 3, 0.01)
+
+
+def test_every_shipped_config_parses():
+    configs = sorted((REPO / "configs").glob("*.yaml"))
+    assert len(configs) >= 25
+    for path in configs:
+        options = parse_config(["--config", str(path)])
+        assert options["model"] in path.name
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--k", "-1"], "k must be an integer >= 0"),
+        (["--B", "0"], "B must be >= 1"),
+        (["--learning-rate", "0"], "learning rate must be > 0"),
+        (["--learning_rate", "-0.1"], "learning rate must be > 0"),
+        (["--model", "resnet"], "unknown model 'resnet'; valid: lenet"),
+        (["--config", "/nonexistent/c.yaml"], "cannot read config file"),
+        (["--k", "1", "--B", "1.3"], "2^k * B must be an integer"),
+    ],
+)
+def test_bad_values_raise_user_errors(argv, fragment):
+    with pytest.raises(UserError, match=fragment.replace("^", r"\^").replace("*", r"\*")):
+        parse_config(argv)
+
+
+def test_bad_config_contents(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("k: [1, 2\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        parse_config(["--config", str(bad)])
+    bad.write_text("kk: 1\n")
+    with pytest.raises(UserError, match="unknown option 'kk'"):
+        parse_config(["--config", str(bad)])
+    bad.write_text("k: -2\n")
+    with pytest.raises(UserError, match="k must be"):
+        parse_config(["--config", str(bad)])
+
+
+def test_default_output_dir_names_the_configuration():
+    assert default_output_dir({**DEFAULTS, "k": 0, "B": 4}, "mnist") == Path("runs/lenet_mnist_k0B4")
+    assert default_output_dir({**DEFAULTS, "model": "vgg_fp"}, "cifar100") == Path("runs/vgg_fp_cifar100")
+    assert default_output_dir({**DEFAULTS, "model": "cnn1", "k": 0}, "cifar10") == Path("runs/cnn1_cifar10_k0")
