@@ -6,10 +6,11 @@
     rows = verify(model, snn, images)            # per layer: neurons whose counts differ
 """
 from conversion.counting import UNITS, LayerCount, SpikeCounter, SpikeReport, count_spikes
+from conversion.export import export_snn_saved_model
 from conversion.noise import NOISE_MODELS, add_noise
 from conversion.sg import ConversionError, convert_sg
 from conversion.thresholds import ThresholdError
-from conversion.verify import LayerAgreement, verify
+from conversion.verify import LayerAgreement, Verification, verify
 
 METHODS = {"sg": convert_sg}
 
@@ -31,8 +32,10 @@ __all__ = [
     "SpikeCounter",
     "SpikeReport",
     "ThresholdError",
+    "Verification",
     "add_noise",
     "convert",
     "count_spikes",
+    "export_snn_saved_model",
     "verify",
 ]

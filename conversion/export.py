@@ -1,0 +1,31 @@
+"""Export a spiking model as a TensorFlow SavedModel that takes images as they come.
+
+Endpoints (reload with `tf.saved_model.load(path)`, no project code needed):
+  serve(images)        uint8 NHWC images -> float32 logits (T * 2^k times the ANN's logits)
+  spike_counts(images) uint8 NHWC images -> {spiking layer name: float32 counts (N, T, ...)}
+The `serve` endpoint has the signature of training.export's ANN SavedModel, so the two are
+interchangeable for a caller that only wants predictions.
+"""
+import keras
+import tensorflow as tf
+
+from layers.spiking import SPIKE_EMITTERS
+
+
+def export_snn_saved_model(snn, path):
+    names = [layer.name for layer in snn.layers if isinstance(layer, SPIKE_EMITTERS)]
+    counts_model = keras.Model(snn.input, {n: snn.get_layer(n).output for n in names})
+    archive = keras.export.ExportArchive()
+    archive.track(snn)
+    spec = tf.TensorSpec((None, *snn.input_shape[1:]), tf.uint8, name="images")
+
+    def serve(images):
+        return snn(tf.cast(images, tf.float32), training=False)
+
+    def spike_counts(images):
+        return counts_model(tf.cast(images, tf.float32), training=False)
+
+    archive.add_endpoint(name="serve", fn=serve, input_signature=[spec])
+    archive.add_endpoint(name="spike_counts", fn=spike_counts, input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
+    return path
