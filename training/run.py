@@ -127,9 +127,7 @@ def _save_checkpoint(model, folder, completed_epochs, options):
 
 def _finish(model, options, out, test_x, test_y, num_train, seconds):
     correct = count_correct(model, test_x, test_y)
-    tmp = out / "model.tmp.keras"
-    model.save(tmp, include_optimizer=False)
-    os.replace(tmp, out / "model.keras")
+    save_inference_model(model, out / "model.keras")
     export_saved_model(model, out / "model.export")
     metrics = {
         "test_accuracy": correct / len(test_y),
@@ -154,6 +152,18 @@ def _finish(model, options, out, test_x, test_y, num_train, seconds):
     _write_json_atomic(out / "metrics.json", metrics)
     log.info("test accuracy %.4f (%d/%d); wrote %s", metrics["test_accuracy"], correct, len(test_y), out)
     return metrics
+
+
+def save_inference_model(model, path):
+    """Save weights and architecture without the optimizer state (a third of the size).
+
+    Keras 3 ignores include_optimizer for .keras files, so an uncompiled copy is saved instead.
+    """
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    tmp = Path(path).with_suffix(".tmp.keras")
+    copy.save(tmp)
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------- inference
