@@ -132,3 +132,14 @@ def test_seed_command_line_trains(tmp_path, data_dir):
                        "--limit-test", "200"])
     assert code == 0
     assert json.loads((out / "metrics.json").read_text())["model"] == "lenet_allint"
+
+
+def test_cifar_training_runs_on_synthetic_official_files(cifar10_files, tmp_path):
+    data, _ = cifar10_files
+    out = tmp_path / "run"
+    code = train.main(["--model", "vgg", "--k", "0", "--B", "1", "--epochs", "1", "--batch-size", "10",
+                       "--data-dir", str(data), "--no-md5-check", "--output-dir", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["dataset"], metrics["num_train"], metrics["num_test"]) == ("cifar10", 30, 6)
+    assert metrics["hidden_macs"] == 126_222_336
