@@ -49,6 +49,7 @@ def converts(*types, check=None):
 @dataclass
 class _State:
     time_steps: int
+    calibrate: bool = True
     inputs: object = None  # the spiking model's input
     x: object = None  # the spiking model's tensor so far
     spiking: bool = False  # False while the tensor is still analog (preprocessing)
@@ -70,15 +71,17 @@ class _Position:
 # ----------------------------------------------------------------------------------- public
 
 
-def convert_sg(model, time_steps=1, return_report=False):
+def convert_sg(model, time_steps=1, return_report=False, calibrate=True):
     """Convert `model` to a scatter-and-gather spiking model (T = `time_steps`, 1 in SG).
 
     With return_report, also returns {layer: {"thresholds", "corrections", "lattice"}}: how many
     thresholds the float32 calibration moved away from the exact-math value (see thresholds.py).
+    calibrate=False keeps the exact-math thresholds (diagnostic only: the SNN may then differ from
+    the float32 ANN at near-ties).
     """
     chain = _chain(model)
     _check_all(model, chain)
-    state = _State(time_steps=int(time_steps))
+    state = _State(time_steps=int(time_steps), calibrate=bool(calibrate))
     for layer in chain:
         _REGISTRY[type(layer)].apply(layer, state)
     snn = keras.Model(state.inputs, state.x, name=f"{model.name}_snn")
@@ -245,12 +248,13 @@ def _activation(layer, state):
                                conv.padding, state.time_steps, name=layer.name)
         state.x = neuron(state.x)
         neuron.kernel.assign(conv.kernel.numpy())
-        ladder = fold(layer.name, state.bn, channels, layer.k, layer.levels, scale_in, ann_counts, "float32")
+        ladder = fold(layer.name, state.bn, channels, layer.k, layer.levels, scale_in, ann_counts, "float32",
+                      calibrated=state.calibrate)
     else:
         neuron = MultiThresholdNeuron(layer.levels, "int32", name=layer.name)
         state.x = neuron(state.x)
         ladder = fold(layer.name, state.bn, channels, layer.k, layer.levels, scale_in, ann_counts, "int",
-                      state.v_max)
+                      state.v_max, calibrated=state.calibrate)
     neuron.thresholds.assign(ladder.thresholds)
     neuron.signs.assign(ladder.signs)
     state.report[layer.name] = {"thresholds": int(ladder.thresholds.size), "corrections": ladder.corrections,

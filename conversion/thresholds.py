@@ -27,7 +27,7 @@ import numpy as np
 INT32_MIN = np.iinfo(np.int32).min
 INT32_MAX = np.iinfo(np.int32).max
 FLOAT32_EXACT = 2**24  # integers below this are exact in float32
-_MAX_WALK = 64
+_MAX_WALK = 40  # galloping steps: 2^40 lattice points either way
 
 
 class ThresholdError(ValueError):
@@ -116,37 +116,64 @@ def calibrate(t, direction, ann_counts, lattice, active):
     t: (C, L) thresholds on `lattice` ("int" or "float32"); direction: (C,) +1 / -1;
     ann_counts(v): the ANN's spike count for potentials v (L, C) (its BN and quantizer, float32);
     active: (C, L) which thresholds to calibrate (reachable, non-constant).
-    Returns the calibrated thresholds. Every step is vectorized over all (channel, level) pairs.
+
+    Sub-neuron i must fire iff the ANN's count is >= i + 1. Along u = direction * key(V), where
+    key() numbers the lattice points in order, "fires" is monotone: false, then true. Starting from
+    the exact threshold, a galloping search brackets the switch point and a bisection finds it. A
+    float32 threshold can lie many ulps from the exact one (near V = 0 the ulps are tiny while the
+    ANN's rounding error is not), so a step-by-step walk would not do. Vectorized over all
+    (channel, level) pairs: about 2 * 32 calls of ann_counts at most.
     """
-    t = t.copy()
-    need = (np.arange(t.shape[1]) + 1)[None, :]  # sub-neuron i fires iff count >= i + 1
-    toward = direction[:, None] > 0  # +1: the switch point is the smallest firing V; -1: the largest
-    outward = lambda v: np.where(toward, _step(v, -1, lattice), _step(v, +1, lattice))  # noqa: E731
-    inward = lambda v: np.where(toward, _step(v, +1, lattice), _step(v, -1, lattice))  # noqa: E731
-    fires = lambda v: ann_counts(v.T).T >= need  # noqa: E731
-    for _ in range(_MAX_WALK):  # extend while the next lattice point outward still fires
-        nxt = outward(t)
-        move = active & fires(nxt)
-        if not move.any():
+    need = (np.arange(t.shape[1]) + 1)[None, :]
+    sign = np.where(direction < 0, -1, 1).astype(np.int64)[:, None]
+    to_key, from_key, limit = _lattice(lattice)
+
+    def fires(u):
+        return ann_counts(from_key(np.clip(sign * u, -limit, limit)).T).T >= need
+
+    u0 = sign * to_key(t)
+    start = fires(u0)
+    # Bracket: lo does not fire, hi fires. Gallop away from u0 in the needed direction.
+    lo, hi = np.where(start, u0 - 1, u0), np.where(start, u0, u0 + 1)
+    for step in range(_MAX_WALK):
+        lo_fires, hi_fires = fires(lo), fires(hi)
+        grow_down, grow_up = active & lo_fires, active & ~hi_fires
+        if not (grow_down.any() or grow_up.any()):
             break
-        t = np.where(move, nxt, t)
+        width = np.int64(2) ** (step + 1)
+        hi = np.where(grow_down, lo, np.where(grow_up, hi + width, hi))
+        lo = np.where(grow_down, lo - width, np.where(grow_up, hi - width, lo))
+        lo, hi = np.clip(lo, -limit, limit), np.clip(hi, -limit, limit)
     else:
-        raise RuntimeError("threshold calibration did not converge (outward)")
-    for _ in range(_MAX_WALK):  # retreat while the threshold itself does not fire
-        move = active & ~fires(t)
-        if not move.any():
-            return t
-        t = np.where(move, inward(t), t)
-    raise RuntimeError("threshold calibration did not converge (inward)")
+        raise RuntimeError("threshold calibration: no switch point of the ANN's decision found")
+    while True:  # bisection: invariant lo does not fire, hi fires (for active entries)
+        open_ = active & (hi - lo > 1)
+        if not open_.any():
+            break
+        mid = lo + (hi - lo) // 2
+        mid_fires = fires(mid)
+        hi = np.where(open_ & mid_fires, mid, hi)
+        lo = np.where(open_ & ~mid_fires, mid, lo)
+    return np.where(active, from_key(sign * hi), t)
 
 
-def _step(v, sign, lattice):
+def _lattice(lattice):
+    """(to_key, from_key, largest key) of the integers or of the finite float32 values."""
     if lattice == "int":
-        return v + sign
-    return np.nextafter(v, np.float32(np.inf * sign)).astype(np.float32)
+        return (lambda v: np.asarray(v, np.int64)), (lambda k: k), np.int64(2**40)
+    # Order-preserving numbering of float32: non-negative floats by their bits, negatives mirrored.
+    def to_key(v):
+        bits = np.asarray(v, np.float32).view(np.int32).astype(np.int64)
+        return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
+
+    def from_key(k):
+        bits = np.where(k < 0, (-k) | 0x80000000, k).astype(np.uint32)
+        return bits.view(np.float32)
+
+    return to_key, from_key, np.int64(0x7F7FFFFF)  # the largest finite float32
 
 
-def fold(layer, bn, channels, k_out, levels, scale_in, ann_counts, lattice, v_max=None):
+def fold(layer, bn, channels, k_out, levels, scale_in, ann_counts, lattice, v_max=None, calibrated=True):
     """The calibrated Ladder of one spiking layer.
 
     layer: name for errors; bn: the source BatchNormalization (or None); k_out, levels: of the
@@ -154,6 +181,7 @@ def fold(layer, bn, channels, k_out, levels, scale_in, ann_counts, lattice, v_ma
     ann_counts: see calibrate; lattice: "int" (hidden) or "float32" (encoding);
     v_max: bound on |V| for integer potentials; thresholds beyond it can never be crossed, and
     are not calibrated (their probes would not even be exact in float32).
+    calibrated=False keeps the exact-math thresholds (a diagnostic: how much does float32 matter?).
     """
     gamma, beta, mean, var, eps = bn_parameters(bn, channels)
     theta, direction = exact_thresholds(gamma, beta, mean, var, eps, k_out, levels, scale_in)
@@ -166,7 +194,7 @@ def fold(layer, bn, channels, k_out, levels, scale_in, ann_counts, lattice, v_ma
         exact = float_ladder(theta, direction, n_const, layer)
         work = exact
         active = np.isfinite(work)
-    active = active & (direction[:, None] != 0)
+    active = active & (direction[:, None] != 0) & calibrated
     calibrated = calibrate(work, direction, ann_counts, lattice, active).astype(exact.dtype)
     signs = np.where(direction < 0, -1.0, 1.0).astype(np.float32)
     return Ladder(calibrated, signs, exact, int(np.sum(calibrated != exact)))
