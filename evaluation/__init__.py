@@ -1,0 +1,1 @@
+"""The library behind evaluate_snn.py: conversion, evaluation, counting, noise and run outputs."""

@@ -1,0 +1,75 @@
+"""Command line of evaluate_snn.py. The seeds' spellings work too (`--noise_ratio 0.1`)."""
+import argparse
+
+from training.config import UserError, _OneLineParser, str2bool
+
+NOISE_MODELS = ("encoding", "all-layers", "input")
+
+
+def _ratio(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"noise ratio must be in [0, 1], got {text}")
+    return value
+
+
+def _ratio_list(text):
+    return [_ratio(part) for part in text.split(",") if part.strip()]
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def build_parser():
+    p = _OneLineParser(
+        prog="evaluate_snn.py",
+        description="Convert a quantized CNN into a spiking network, evaluate it, count spikes and SOPs.",
+    )
+    p.add_argument("--checkpoint", help="the quantized model (.keras or run directory); default: "
+                   "runs/<model>_mnist_k<k>B<B>, else the shipped pretrained/lenet_mnist_k1B2")
+    p.add_argument("--model", default="lenet", help="preset used to find the default checkpoint (default lenet)")
+    p.add_argument("--k", type=int, help="pick the default checkpoint for this k (default 1)")
+    p.add_argument("--B", type=float, help="pick the default checkpoint for this B (default 2)")
+    p.add_argument("--method", default="sg", choices=["sg"], help="conversion method (default sg)")
+    p.add_argument("--noise_ratio", "--noise-ratio", dest="noise_ratio", type=_ratio, default=0.0,
+                   help="noise strength r in [0, 1] (default 0)")
+    p.add_argument("--noise-model", "--noise_model", dest="noise_model", choices=NOISE_MODELS,
+                   default="encoding", help="encoding (default: each encoding-layer spike deleted with "
+                   "probability r), all-layers (deletion in every spiking layer), input "
+                   "(multiplicative uniform input noise)")
+    p.add_argument("--seeds", type=_positive, default=1, help="repeat noisy runs with N seeds (mean, std)")
+    p.add_argument("--seed", type=int, default=0, help="first noise seed (default 0)")
+    p.add_argument("--noise-sweep", dest="noise_sweep", type=_ratio_list,
+                   help="also evaluate these comma-separated noise ratios (x --seeds) and plot the sweep")
+    p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=_positive, default=200,
+                   help="images per batch (default 200, as the seed); one line per batch in the text files")
+    p.add_argument("--data-dir", "--data_dir", dest="data_dir", help="default $SNN_DATA_DIR")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir",
+                   help="default figs/k<k>B<B>/ (noise-free) or figs/k<k>B<B>_noise<r>/")
+    p.add_argument("--verify", action="store_true",
+                   help="per layer, count neurons whose spike count differs from 2^k x the ANN activation")
+    p.add_argument("--export", type=str2bool, default=True, help="write snn.keras and snn.export (default True)")
+    p.add_argument("--limit-test", dest="limit_test", type=_positive, help="use the first N test images")
+    p.add_argument("--no-md5-check", dest="md5_check", action="store_false")
+    return p
+
+
+def parse_args(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.k is not None and args.k < 0:
+        raise UserError(f"k must be an integer >= 0, got {args.k}")
+    if args.B is not None and args.B < 1:
+        raise UserError(f"B must be >= 1, got {args.B}")
+    if args.B is not None and float(args.B).is_integer():
+        args.B = int(args.B)
+    return args

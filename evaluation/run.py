@@ -1,0 +1,239 @@
+"""The library behind evaluate_snn.py: convert, evaluate, count, add noise, write the run outputs.
+
+Output directory (default figs/k<k>B<B>/, or figs/k<k>B<B>_noise<r>/ with noise):
+  accuracy.txt, spike_num.txt, sop_num.txt, spike_collect.txt   one line per (batch, time step),
+                                      as the seeds write them (first seed's run when --seeds > 1)
+  summary.json                        accuracies, agreement, per-layer table, units, totals
+  snn.keras, snn.export/              the spiking model and its SavedModel (noise-free)
+  noise_sweep.json, noise_sweep.png   with --noise-sweep
+"""
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from conversion import ConversionError, SpikeCounter, ThresholdError, add_noise, convert, export_snn_saved_model
+from conversion import verify as verify_layers
+from evaluation.report import format_table, write_seed_files
+from layers import QuantActivation
+from snn_data import DataError, load_arrays
+from training.config import UserError
+from training.run import EVAL_BATCH, infer_dataset, load_model_file, pretrained_path
+
+FIGS_DIR = Path("figs")
+
+
+def run(args):
+    ann_path = find_ann(args)
+    ann = load_model_file(ann_path)
+    dataset = infer_dataset(ann)
+    snn = _convert(ann, args.method)  # first: its error lists every layer that does not convert
+    k, B = model_levels(ann, ann_path, args)
+    out = Path(args.output_dir or default_output_dir(k, B, args.noise_ratio))
+    images, labels = _test_data(dataset, args)
+    print(f"{ann_path}: {args.method} conversion, k={k}, B={B}, {len(images)} {dataset} test images -> {out}")
+
+    ann_logits = ann.predict(images, batch_size=EVAL_BATCH, verbose=0)
+    ann_pred = np.argmax(ann_logits, axis=1)
+    runs = []
+    seeds = [args.seed + i for i in range(args.seeds)] if args.noise_ratio > 0 else [args.seed]
+    for seed in seeds:
+        model = snn if args.noise_ratio == 0 else add_noise(snn, args.noise_model, args.noise_ratio, seed)
+        label = f"seed {seed}" if args.noise_ratio > 0 else "SNN"
+        runs.append(evaluate(model, images, labels, args.batch_size, label))
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_seed_files(out, runs[0])
+    summary = build_summary(args, ann_path, dataset, k, B, ann_pred, labels, runs)
+    if args.verify:
+        summary["verify"] = _verify(ann, snn, images)
+    if args.noise_sweep:
+        summary["noise_sweep"] = noise_sweep(snn, images, labels, args, out)
+    if args.export:
+        _save_spiking_model(snn, out)
+    _write_json(out / "summary.json", summary)
+    print(format_table(runs[0]["report"], summary))
+    _refresh_figures(out)
+    return summary
+
+
+def evaluate(model, images, labels, batch_size, label="SNN", progress=True):
+    """Run `model` over the images in batches; predictions, per-batch correct counts and counts."""
+    counter = SpikeCounter(model)
+    bar = keras.utils.Progbar(len(images), unit_name="image", verbose=1 if _tty() else 2) if progress else None
+    predictions, correct_per_batch = [], []
+    started = time.perf_counter()
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        outputs = counter.probe_model.predict_on_batch(batch)
+        counter.update(outputs)
+        pred = np.argmax(np.asarray(outputs["logits"]), axis=1)
+        predictions.append(pred)
+        correct_per_batch.append(int(np.sum(pred == labels[start:start + batch_size])))
+        if bar is not None:
+            bar.add(len(batch))
+    predictions = np.concatenate(predictions)
+    return {
+        "label": label,
+        "predictions": predictions,
+        "correct_per_batch": correct_per_batch,
+        "accuracy": float(np.mean(predictions == labels)),
+        "report": counter.report,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def build_summary(args, ann_path, dataset, k, B, ann_pred, labels, runs):
+    accuracies = [r["accuracy"] for r in runs]
+    report = runs[0]["report"]
+    counts = report.to_dict()
+    return {
+        "checkpoint": str(ann_path),
+        "method": args.method,
+        "dataset": dataset,
+        "k": k,
+        "B": B,
+        "levels": int(2**k * B),
+        "num_images": int(len(labels)),
+        "time_steps": report.time_steps,
+        "noise_ratio": args.noise_ratio,
+        "noise_model": args.noise_model if args.noise_ratio > 0 else None,
+        "seeds": [r["label"] for r in runs] if args.noise_ratio > 0 else None,
+        "ann_accuracy": float(np.mean(ann_pred == labels)),
+        "snn_accuracy": float(np.mean(accuracies)),
+        "snn_accuracy_std": float(np.std(accuracies)),
+        "snn_accuracies": accuracies,
+        "agreement": int(np.sum(runs[0]["predictions"] == ann_pred)),
+        "snn_seconds": round(runs[0]["seconds"], 2),
+        "units": counts["units"],
+        "totals": counts["totals"],
+        "per_image": counts["per_image"],
+        "layers": counts["layers"],
+    }
+
+
+def noise_sweep(snn, images, labels, args, out):
+    """Accuracy (mean, std over --seeds) at each ratio of --noise-sweep; writes json and a plot."""
+    from figs.plots import plot_noise_sweep
+
+    points = []
+    for ratio in args.noise_sweep:
+        seeds = [args.seed + i for i in range(args.seeds)] if ratio > 0 else [args.seed]
+        accs = []
+        for seed in seeds:
+            model = snn if ratio == 0 else add_noise(snn, args.noise_model, ratio, seed)
+            accs.append(evaluate(model, images, labels, args.batch_size, f"r={ratio} seed {seed}")["accuracy"])
+        points.append({"noise_ratio": ratio, "mean": float(np.mean(accs)), "std": float(np.std(accs)),
+                       "accuracies": accs})
+    sweep = {"noise_model": args.noise_model, "num_images": int(len(labels)), "points": points}
+    _write_json(out / "noise_sweep.json", sweep)
+    plot_noise_sweep([(out.name, sweep)], out / "noise_sweep.png")
+    return sweep
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def find_ann(args):
+    """--checkpoint; else runs/<model>_mnist_k<k>B<B>/model.keras; else the shipped model."""
+    if args.checkpoint:
+        path = Path(args.checkpoint)
+        path = path / "model.keras" if path.is_dir() else path
+        if not path.is_file():
+            raise UserError(f"checkpoint {path} does not exist")
+        return path
+    k = 1 if args.k is None else args.k
+    B = 2 if args.B is None else args.B
+    candidates = [Path("runs") / f"{args.model}_mnist_k{k}B{B}" / "model.keras",
+                  pretrained_path(args.model, "mnist", k, B)]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise UserError(f"no trained model for {args.model} k={k} B={B} (looked for "
+                    f"{', '.join(map(str, candidates))}); train one with `python train.py --k {k} --B {B}` "
+                    f"or pass --checkpoint")
+
+
+def model_levels(ann, path, args):
+    """(k, B) of the model's encoding quantizer; --k/--B must agree when given with --checkpoint."""
+    acts = [layer for layer in ann.layers if isinstance(layer, QuantActivation)]
+    if not acts:
+        raise UserError(f"{path} has no quantized activations: only quantized models convert to SNNs")
+    k, B = acts[0].k, acts[0].B
+    B = int(B) if B is not None and float(B).is_integer() else B
+    for name, given, actual in (("k", args.k, k), ("B", args.B, B)):
+        if given is not None and given != actual:
+            raise UserError(f"{path} was trained with {name}={actual}, not {name}={given}")
+    return k, B
+
+
+def default_output_dir(k, B, noise_ratio):
+    name = f"k{k}B{B}" + (f"_noise{noise_ratio:g}" if noise_ratio > 0 else "")
+    return FIGS_DIR / name
+
+
+def _convert(ann, method):
+    try:
+        return convert(ann, method=method)
+    except (ConversionError, ThresholdError) as err:
+        raise UserError(str(err)) from None
+
+
+def _test_data(dataset, args):
+    try:
+        images, labels = load_arrays(dataset, "test", args.data_dir, verify_md5=args.md5_check)
+    except DataError as err:
+        raise UserError(str(err)) from None
+    if args.limit_test:
+        images, labels = images[:args.limit_test], labels[:args.limit_test]
+    return images.astype(np.float32), labels
+
+
+def _verify(ann, snn, images):
+    result = verify_layers(ann, snn, images)
+    for row in result.layers:
+        print(f"verify {row.name}: {row.differing} of {row.neurons * len(images)} neuron counts differ "
+              f"from 2^k x the ANN activation ({row.images_affected} images affected)")
+    return {
+        "agreement": result.agreement,
+        "num_images": result.num_images,
+        "differing_total": result.differing,
+        "logits_exact": result.logit_ratio_exact,
+        "layers": [row.__dict__ for row in result.layers],
+    }
+
+
+def _save_spiking_model(snn, out):
+    tmp = out / "snn.tmp.keras"
+    snn.save(tmp)
+    os.replace(tmp, out / "snn.keras")
+    export_snn_saved_model(snn, out / "snn.export")
+
+
+def _refresh_figures(out):
+    """Redraw the per-configuration figures of the folder holding this run (e.g. figs/)."""
+    from figs.plots import plot_all
+
+    for path in plot_all(out.parent):
+        print(f"figure {path}")
+
+
+def _write_json(path, data):
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _tty():
+    import sys
+
+    return sys.stdout.isatty()

@@ -1,0 +1,159 @@
+"""The seeds' figures, drawn from run outputs (figs/<run>/summary.json, noise_sweep.json).
+
+    python -m figs.plots [ROOT]        # redraw ROOT/{sparsity,sops,accuracy,noise_sweep}.png (ROOT: figs)
+
+Each configuration is one noise-free run directory (k, B) of the same dataset; figures compare them
+side by side as the seeds' figs/*.py scripts did (spikes per image vs spiking neurons; SOPs per
+image vs the ANN's equivalent additions; accuracy with the float reference).
+"""
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Float references published with the seeds (used when no measured float run exists).
+PAPER_FLOAT = {"mnist": 0.9952, "cifar10": 0.9285, "cifar100": 0.674}
+
+
+def load_configurations(root):
+    """Noise-free SNN summaries under root/*/summary.json, sorted by (dataset, L, k)."""
+    found = []
+    for path in sorted(Path(root).glob("*/summary.json")):
+        summary = json.loads(path.read_text())
+        if summary.get("noise_ratio", 0) == 0 and "totals" in summary:
+            found.append(summary)
+    return sorted(found, key=lambda s: (s["dataset"], s["levels"], s["k"]))
+
+
+def plot_all(root, float_runs="runs"):
+    """Draw every figure the outputs under `root` allow; returns the paths written."""
+    root = Path(root)
+    written = []
+    configs = load_configurations(root)
+    for dataset in sorted({c["dataset"] for c in configs}):
+        chosen = _one_per_configuration([c for c in configs if c["dataset"] == dataset])
+        suffix = "" if dataset == "mnist" else f"_{dataset}"
+        written.append(plot_sparsity(chosen, root / f"sparsity{suffix}.png"))
+        written.append(plot_sops(chosen, root / f"sops{suffix}.png"))
+        written.append(plot_accuracy(chosen, _float_reference(dataset, float_runs), root / f"accuracy{suffix}.png"))
+    sweeps = [(p.parent.name, json.loads(p.read_text())) for p in sorted(root.glob("*/noise_sweep.json"))]
+    if sweeps:
+        written.append(plot_noise_sweep(sweeps, root / "noise_sweep.png"))
+    return written
+
+
+def plot_sparsity(configs, path):
+    labels = [_label(c) for c in configs]
+    spikes = [c["per_image"]["spikes"] for c in configs]
+    neurons = [c["totals"]["sub_neurons"] for c in configs]
+    return _grouped_bars(
+        labels, {"spikes per image": spikes, "spiking neurons": neurons}, "count",
+        "Spiking sparsity: spikes per image vs spiking neurons (encoding + hidden layers)", path)
+
+
+def plot_sops(configs, path):
+    labels = [_label(c) for c in configs]
+    series = {
+        "SOPs per image": [c["per_image"]["sops"] for c in configs],
+        "seed-compatible SOPs (2x)": [c["per_image"]["sops_seed"] for c in configs],
+        "ANN additions (2 x hidden MACs)": [c["totals"]["ann_additions_hidden"] for c in configs],
+    }
+    return _grouped_bars(labels, series, "operations per image",
+                         "Synaptic operations of the hidden layers vs the quantized ANN", path)
+
+
+def plot_accuracy(configs, reference, path):
+    labels = [_label(c) for c in configs]
+    snn = [100 * c["snn_accuracy"] for c in configs]
+    ann = [100 * c["ann_accuracy"] for c in configs]
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(labels) + 2), 4))
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], ann, 0.4, label="quantized ANN", color="#9ecae1")
+    ax.bar([x + 0.2 for x in xs], snn, 0.4, label="SNN", color="#3182bd")
+    for x, value in zip(xs, snn):
+        ax.annotate(f"{value:.2f}", (x + 0.2, value), ha="center", va="bottom", fontsize=8)
+    ref_value, ref_label = reference
+    ax.axhline(100 * ref_value, color="#d62728", linestyle="--", label=f"{ref_label}: {100 * ref_value:.2f} %")
+    values = snn + ann + [100 * ref_value]
+    ax.set_ylim(min(values) - 0.5, max(values) + 0.45)
+    ax.set_xticks(list(xs), labels)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Accuracy per configuration ({configs[0]['num_images']} test images)")
+    ax.legend(loc="upper center", ncol=3, fontsize=8)
+    return _save(fig, path)
+
+
+def plot_noise_sweep(sweeps, path):
+    """sweeps: [(label, noise_sweep.json content)]; accuracy vs noise ratio, error bars = std."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, sweep in sweeps:
+        points = sweep["points"]
+        ax.errorbar([100 * p["noise_ratio"] for p in points], [100 * p["mean"] for p in points],
+                    yerr=[100 * p["std"] for p in points], marker="o", capsize=3, label=label)
+    ax.set_xlabel(f"noise ratio (%), {sweeps[0][1]['noise_model']} model")
+    ax.set_ylabel("SNN test accuracy (%)")
+    seeds = max(len(p["accuracies"]) for _, s in sweeps for p in s["points"])
+    ax.set_title(f"Accuracy under noise (mean and std over {seeds} seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _one_per_configuration(configs):
+    """The latest summary for each (k, B)."""
+    chosen = {}
+    for c in configs:
+        chosen[(c["k"], c["B"])] = c
+    return sorted(chosen.values(), key=lambda c: (c["levels"], c["k"]))
+
+
+def _label(summary):
+    return f"k{summary['k']}B{summary['B']}\n(L={summary['levels']})"
+
+
+def _float_reference(dataset, float_runs):
+    for path in sorted(Path(float_runs).glob(f"*_fp_{dataset}/metrics.json")):
+        metrics = json.loads(path.read_text())
+        return metrics["test_accuracy"], f"float baseline ({metrics['model']}, measured)"
+    return PAPER_FLOAT[dataset], "float baseline (paper)"
+
+
+def _grouped_bars(labels, series, ylabel, title, path):
+    fig, ax = plt.subplots(figsize=(max(5, 1.8 * len(labels) + 2), 4))
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        bars = ax.bar(xs, values, width, label=name)
+        ax.bar_label(bars, labels=[_short(v) for v in values], fontsize=7)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.margins(y=0.12)
+    return _save(fig, path)
+
+
+def _short(value):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+if __name__ == "__main__":
+    for written in plot_all(sys.argv[1] if len(sys.argv) > 1 else "figs"):
+        print(written)

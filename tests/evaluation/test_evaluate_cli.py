@@ -1,0 +1,102 @@
+"""evaluate_snn.py on the shipped model and real MNIST: outputs, exactness, noise, errors."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import evaluate_snn
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "pretrained" / "lenet_mnist_k1B2"
+
+
+def _main(tmp_path, *args):
+    return evaluate_snn.main(["--checkpoint", str(SHIPPED), "--output-dir", str(tmp_path / "run"), *args])
+
+
+def test_shipped_model_is_lossless_on_the_full_test_set(tmp_path, data_dir, capsys):
+    assert _main(tmp_path, "--verify", "--data-dir", str(data_dir)) == 0
+    out = tmp_path / "run"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_images"] == 10000 and summary["time_steps"] == 1
+    assert summary["agreement"] == 10000
+    assert summary["snn_accuracy"] == summary["ann_accuracy"]
+    assert summary["verify"]["differing_total"] == 0 and summary["verify"]["logits_exact"]
+    assert all(row["differing"] == 0 for row in summary["verify"]["layers"])
+    assert [row["name"] for row in summary["verify"]["layers"]] == ["act0", "act1", "act2", "act3", "act4"]
+    assert summary["totals"]["macs_hidden"] == 1_163_264
+    assert summary["totals"]["sops_seed"] == 2 * summary["totals"]["sops"]
+    for name in ("accuracy.txt", "spike_num.txt", "sop_num.txt", "spike_collect.txt"):
+        assert len((out / name).read_text().splitlines()) == 50  # 10000 images / batch 200
+    accuracy_lines = [int(v) for v in (out / "accuracy.txt").read_text().split()]
+    assert sum(accuracy_lines) == round(summary["snn_accuracy"] * 10000)
+    spikes = [float(v) for v in (out / "spike_num.txt").read_text().split()]
+    assert math.isclose(sum(spikes), summary["totals"]["spikes"])
+    assert (out / "snn.keras").is_file() and (out / "snn.export" / "saved_model.pb").is_file()
+    printed = capsys.readouterr().out
+    assert "agreement 10000/10000" in printed and "total" in printed
+
+
+def test_noise_runs_are_seeded_and_reported_with_std(tmp_path, data_dir):
+    common = ["--limit-test", "400", "--export", "False", "--data-dir", str(data_dir)]
+    assert _main(tmp_path, *common) == 0
+    clean = json.loads((tmp_path / "run" / "summary.json").read_text())
+    args = ["--noise_ratio", "0.1", "--seeds", "2", *common]
+    assert _main(tmp_path, *args) == 0
+    first = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert _main(tmp_path, *args) == 0
+    again = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert len(first["snn_accuracies"]) == 2 and first["snn_accuracies"] == again["snn_accuracies"]
+    assert first["noise_model"] == "encoding" and first["noise_ratio"] == 0.1
+    # each encoding spike is deleted with probability 0.1; other layers are not touched
+    kept = first["layers"][0]["spikes"] / clean["layers"][0]["spikes"]
+    assert first["layers"][0]["name"] == "act0" and 0.88 < kept < 0.92
+    assert first["agreement"] < 400 and clean["agreement"] == 400
+    assert not (tmp_path / "run" / "snn.keras").exists()
+
+
+def test_noise_sweep_writes_json_and_plot(tmp_path, data_dir):
+    assert _main(tmp_path, "--noise-sweep", "0,0.5,1", "--seeds", "2", "--limit-test", "200",
+                 "--export", "False", "--data-dir", str(data_dir)) == 0
+    sweep = json.loads((tmp_path / "run" / "noise_sweep.json").read_text())
+    assert [p["noise_ratio"] for p in sweep["points"]] == [0, 0.5, 1]
+    assert len(sweep["points"][0]["accuracies"]) == 1 and len(sweep["points"][1]["accuracies"]) == 2
+    assert sweep["points"][2]["mean"] < 0.5  # every encoding spike deleted: chance-level guesses
+    assert (tmp_path / "run" / "noise_sweep.png").stat().st_size > 1000
+    assert (tmp_path / "sparsity.png").is_file() and (tmp_path / "noise_sweep.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--noise_ratio", "1.5"], "noise ratio must be in [0, 1]"),
+        (["--noise-model", "gaussian"], "invalid choice"),
+        (["--seeds", "0"], "expected a positive integer"),
+        (["--checkpoint", "nowhere.keras"], "checkpoint nowhere.keras does not exist"),
+        (["--checkpoint", "pretrained/lenet_mnist_k1B2", "--k", "0"], "was trained with k=1, not k=0"),
+        (["--k", "5", "--B", "7"], "no trained model for lenet k=5 B=7"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(args, fragment):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, str(REPO / "evaluate_snn.py"), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_a_float_model_is_refused_with_every_unsupported_layer(tmp_path, data_dir, capsys):
+    from models import build_preset
+
+    path = tmp_path / "fp.keras"
+    build_preset("lenet_fp").save(path)
+    assert evaluate_snn.main(["--checkpoint", str(path), "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    for name in ("act0", "act1", "act2", "act3", "act4"):
+        assert name in err
