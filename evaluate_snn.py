@@ -14,12 +14,12 @@ from cli_utils import import_tensorflow_quietly
 
 
 def main(argv=None):
-    import_tensorflow_quietly()
     from evaluation.config import parse_args
     from training.config import UserError
 
     try:
-        args = parse_args(argv)
+        args = parse_args(argv)  # before TensorFlow loads: a bad flag fails at once
+        import_tensorflow_quietly()
         from evaluation.run import run
 
         run(args)

@@ -13,11 +13,11 @@ from cli_utils import import_tensorflow_quietly
 
 
 def main(argv=None):
-    import_tensorflow_quietly()
     from training.config import UserError, parse_config
 
     try:
-        options = parse_config(argv)
+        options = parse_config(argv)  # before TensorFlow loads: a bad flag fails at once
+        import_tensorflow_quietly()
         from snn_data import DataError
         from training.run import run
 

@@ -1,20 +1,26 @@
-"""Architectures: the papers' notation, named presets, model building and MAC counts."""
-from models.builder import DATASETS, build_model, build_preset, dataset_info
-from models.macs import hidden_macs, layer_macs
-from models.notation import LayerSpec, NotationError, parse_architecture
-from models.presets import PRESETS, Preset, get_preset
+"""Architectures: the papers' notation, named presets, model building and MAC counts.
 
-__all__ = [
-    "DATASETS",
-    "PRESETS",
-    "LayerSpec",
-    "NotationError",
-    "Preset",
-    "build_model",
-    "build_preset",
-    "dataset_info",
-    "get_preset",
-    "hidden_macs",
-    "layer_macs",
-    "parse_architecture",
-]
+The notation parser and the presets are plain Python; the builder and the MAC counter need Keras
+and are imported on first use, so command lines can check their arguments before TensorFlow loads.
+"""
+import importlib
+
+from models.notation import LayerSpec, NotationError, parse_architecture
+from models.presets import DATASETS, PRESETS, Preset, get_preset
+
+_LAZY = {
+    "build_model": "models.builder",
+    "build_preset": "models.builder",
+    "dataset_info": "models.builder",
+    "hidden_macs": "models.macs",
+    "layer_macs": "models.macs",
+}
+
+__all__ = ["DATASETS", "PRESETS", "LayerSpec", "NotationError", "Preset", "get_preset", "parse_architecture",
+           *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")

@@ -8,14 +8,8 @@ import keras
 
 from layers import CentralCrop, PerImageStandardization, QuantActivation, QuantConv2D, QuantDense
 from models.notation import parse_architecture
-from models.presets import get_preset
+from models.presets import DATASETS, get_preset
 
-DATASETS = {
-    # name: (model input shape, classes)
-    "mnist": ((28, 28, 1), 10),
-    "cifar10": ((None, None, 3), 10),
-    "cifar100": ((None, None, 3), 100),
-}
 CIFAR_CROP = 24
 QUANTIZATIONS = ("median", "allint", "float")
 

@@ -9,6 +9,13 @@
 """
 from dataclasses import dataclass
 
+DATASETS = {
+    # name: (model input shape, classes); CIFAR models take any size >= 24 and crop the centre
+    "mnist": ((28, 28, 1), 10),
+    "cifar10": ((None, None, 3), 10),
+    "cifar100": ((None, None, 3), 100),
+}
+
 
 @dataclass(frozen=True)
 class Preset:
