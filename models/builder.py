@@ -7,6 +7,7 @@ then per notation layer `conv{i}`/`pool{i}`/`fc{i}` -> `bn{i}` -> `act{i}`, then
 import keras
 
 from layers import CentralCrop, PerImageStandardization, QuantActivation, QuantConv2D, QuantDense
+from layers.noise_training import TrainingSpikeDeletion
 from models.notation import parse_architecture
 from models.presets import DATASETS, get_preset
 
@@ -21,8 +22,11 @@ def dataset_info(dataset):
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}") from None
 
 
-def build_preset(name, dataset=None, k=1, B=2, use_ternary=True):
-    """Build a named preset (see models.presets) for `dataset` (default: the preset's own)."""
+def build_preset(name, dataset=None, k=1, B=2, use_ternary=True, train_noise=0.0):
+    """Build a named preset (see models.presets) for `dataset` (default: the preset's own).
+
+    train_noise > 0 inserts a TrainingSpikeDeletion after the encoding layer (noise-aware training;
+    identity at inference)."""
     preset = get_preset(name)
     return build_model(
         preset.arch,
@@ -33,11 +37,12 @@ def build_preset(name, dataset=None, k=1, B=2, use_ternary=True):
         padding=preset.padding,
         use_ternary=use_ternary,
         name=name,
+        train_noise=train_noise,
     )
 
 
 def build_model(arch, dataset="mnist", k=1, B=2, quantization="median", padding="valid",
-                use_ternary=True, name=None):
+                use_ternary=True, name=None, train_noise=0.0):
     """Build a model from notation (see models.notation) for `dataset`."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; valid: {QUANTIZATIONS}")
@@ -47,6 +52,10 @@ def build_model(arch, dataset="mnist", k=1, B=2, quantization="median", padding=
     x = _preprocess(inputs, dataset)
     for i, spec in enumerate(specs):
         x = _hidden_block(x, i, spec, k, B, quantization, use_ternary)
+        if i == 0 and train_noise > 0:
+            if quantization != "median":
+                raise ValueError("noise-aware training applies to median-quantized (scatter-and-gather) models")
+            x = TrainingSpikeDeletion(train_noise, k, int(2**k * B), name="enc_noise")(x)
     if len(x.shape) > 2:
         x = keras.layers.Flatten(name="flatten")(x)
     logits = keras.layers.Dense(classes, use_bias=False, name="classifier")(x)

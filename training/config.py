@@ -32,6 +32,7 @@ DEFAULTS = {
     "mode": "training",
     "use_ternary": True,
     "augment": True,
+    "train_noise": 0.0,
     "checkpoint": None,
     "export": None,
     "limit_train": None,
@@ -94,6 +95,9 @@ def build_parser():
     p.add_argument("--use-ternary", "--use_ternary", dest="use_ternary", type=str2bool,
                    help="ternary hidden weights (default True); False trains float hidden weights")
     p.add_argument("--augment", type=str2bool, help="training augmentation (default True)")
+    p.add_argument("--train-noise", "--train_noise", dest="train_noise", type=float,
+                   help="noise-aware training: delete encoding spikes with a rate drawn per batch from "
+                   "U[0, r] (default 0: off); makes the SNN robust to evaluate_snn.py's --noise_ratio")
     p.add_argument("--checkpoint", help="inference: the .keras model to evaluate")
     p.add_argument("--export", help="inference: also write the model as a SavedModel here")
     p.add_argument("--limit-train", dest="limit_train", type=int, help="use the first N training images")
@@ -157,6 +161,10 @@ def validate(options):
         (_is_int(options["batch_size"]) and options["batch_size"] >= 1,
          f"batch size must be >= 1, got {options['batch_size']!r}"),
     ]
+    checks.append((_is_number(options["train_noise"]) and 0 <= options["train_noise"] <= 1,
+                   f"train noise must be in [0, 1], got {options['train_noise']!r}"))
+    if options["train_noise"] and PRESETS[options["model"]].quantization != "median":
+        checks.append((False, f"--train-noise applies to scatter-and-gather models, not {options['model']}"))
     for name in ("limit_train", "limit_test"):
         value = options[name]
         checks.append((value is None or (_is_int(value) and value >= 1), f"{name} must be >= 1, got {value!r}"))

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 import layers  # noqa: F401  (registers the custom layers for loading)
+from layers.noise_training import TrainingSpikeDeletion
 from models import DATASETS, build_preset, get_preset, hidden_macs
 from snn_data import load_arrays
 from snn_data.pipelines import eval_dataset, train_dataset
@@ -30,7 +31,7 @@ log = logging.getLogger("train")
 EVAL_BATCH = 1000
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 # Options that define the network: a resumed run must not change them.
-_IDENTITY = ("model", "dataset", "k", "B", "use_ternary")
+_IDENTITY = ("model", "dataset", "k", "B", "use_ternary", "train_noise")
 
 
 def run(options):
@@ -99,7 +100,7 @@ def _resume_or_build(options, out, steps_per_epoch):
         log.info("no checkpoint in %s: starting a new run", out)
     keras.utils.set_random_seed(options["seed"])
     model = build_preset(options["model"], options["dataset"], k=options["k"], B=options["B"],
-                         use_ternary=options["use_ternary"])
+                         use_ternary=options["use_ternary"], train_noise=options["train_noise"])
     model.compile(
         optimizer=keras.optimizers.Adam(_schedule(options, steps_per_epoch)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -119,15 +120,14 @@ def _schedule(options, steps_per_epoch):
 
 def _save_checkpoint(model, folder, completed_epochs, options):
     folder.mkdir(exist_ok=True)
-    tmp = folder / "last.tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, folder / "last.keras")
+    save_atomic(model, folder / "last.keras")
     _write_json_atomic(folder / "state.json", {"completed_epochs": completed_epochs, "options": options})
 
 
-def _finish(model, options, out, test_x, test_y, num_train, seconds):
+def _finish(trained, options, out, test_x, test_y, num_train, seconds):
+    model = inference_model(trained)
     correct = count_correct(model, test_x, test_y)
-    save_inference_model(model, out / "model.keras")
+    save_atomic(model, out / "model.keras")
     export_saved_model(model, out / "model.export")
     metrics = {
         "test_accuracy": correct / len(test_y),
@@ -144,6 +144,7 @@ def _finish(model, options, out, test_x, test_y, num_train, seconds):
         "learning_rate": options["learning_rate"],
         "seed": options["seed"],
         "augment": options["augment"],
+        "train_noise": options["train_noise"],
         "hidden_macs": hidden_macs(model),
         "params": model.count_params(),
         "train_seconds_this_session": round(seconds, 1),
@@ -154,15 +155,26 @@ def _finish(model, options, out, test_x, test_y, num_train, seconds):
     return metrics
 
 
-def save_inference_model(model, path):
-    """Save weights and architecture without the optimizer state (a third of the size).
+def inference_model(model):
+    """An uncompiled copy of a chain model without its training-only layers (noise-aware training).
 
-    Keras 3 ignores include_optimizer for .keras files, so an uncompiled copy is saved instead.
+    Saved, it has no optimizer state (a third of the size: Keras 3 ignores include_optimizer for
+    .keras files) and converts to an SNN like any model trained without noise.
     """
-    copy = keras.Model.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
+    inputs = keras.Input(shape=model.input_shape[1:], name=model.layers[0].name)
+    x = inputs
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.InputLayer, TrainingSpikeDeletion)):
+            continue
+        copy = layer.__class__.from_config(layer.get_config())
+        x = copy(x)
+        copy.set_weights(layer.get_weights())
+    return keras.Model(inputs, x, name=model.name)
+
+
+def save_atomic(model, path):
     tmp = Path(path).with_suffix(".tmp.keras")
-    copy.save(tmp)
+    model.save(tmp)
     os.replace(tmp, path)
 
 

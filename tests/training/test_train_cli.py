@@ -143,3 +143,13 @@ def test_cifar_training_runs_on_synthetic_official_files(cifar10_files, tmp_path
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["dataset"], metrics["num_train"], metrics["num_test"]) == ("cifar10", 30, 6)
     assert metrics["hidden_macs"] == 126_222_336
+
+
+def test_noise_aware_training_saves_a_model_without_the_noise_layer(tmp_path, data_dir):
+    out = tmp_path / "run"
+    assert train.main(["--epochs", "1", "--train-noise", "0.2", "--data-dir", str(data_dir),
+                       "--output-dir", str(out), *SMALL]) == 0
+    names = [layer.name for layer in keras.models.load_model(out / "model.keras").layers]
+    assert "enc_noise" not in names and "act0" in names
+    assert json.loads((out / "metrics.json").read_text())["train_noise"] == 0.2
+    assert train.main(["--train-noise", "1.5"]) == 2
