@@ -59,6 +59,15 @@ def build_parser():
     p.add_argument("--verify", action="store_true",
                    help="per layer, count neurons whose spike count differs from 2^k x the ANN activation")
     p.add_argument("--export", type=str2bool, default=True, help="write snn.keras and snn.export (default True)")
+    p.add_argument("--hardware", help="map the SNN onto neuromorphic cores and simulate it there: "
+                   "'paicore', a shipped core name (crossbar256) or a core YAML file")
+    p.add_argument("--hardware-images", dest="hardware_images", type=_positive,
+                   help="simulate only the first N test images on the cores (default: all)")
+    p.add_argument("--hardware-estimate-only", dest="hardware_estimate_only", action="store_true",
+                   help="only count cores (no weight tables, no simulation)")
+    p.add_argument("--paibox", choices=["none", "count", "export"], default="count",
+                   help="PAICORE only: also compile with PAIBox for its core count (default), and with "
+                   "'export' write its configuration files (adds minutes)")
     p.add_argument("--limit-test", dest="limit_test", type=_positive, help="use the first N test images")
     p.add_argument("--no-md5-check", dest="md5_check", action="store_false")
     return p

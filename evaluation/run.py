@@ -52,6 +52,8 @@ def run(args):
         summary["verify"] = _verify(ann, snn, images)
     if args.noise_sweep:
         summary["noise_sweep"] = noise_sweep(snn, images, labels, args, out)
+    if args.hardware:
+        summary["hardware"] = _hardware(snn, images, labels, args, out)
     if args.export:
         _save_spiking_model(snn, out)
     _write_json(out / "summary.json", summary)
@@ -206,6 +208,24 @@ def _verify(ann, snn, images):
     }
 
 
+def _hardware(snn, images, labels, args, out):
+    from hardware import HardwareError, run_hardware
+
+    try:
+        result = run_hardware(snn, images, labels, core=args.hardware, out_dir=out,
+                              num_images=args.hardware_images, estimate_only=args.hardware_estimate_only,
+                              paibox=args.paibox != "none", paibox_export_files=args.paibox == "export")
+    except HardwareError as err:
+        raise UserError(str(err)) from None
+    line = f"hardware {args.hardware}: {result['total_cores']} cores on {result['chips']} chip(s)"
+    if result.get("n_core_required") is not None:
+        line += f" (PAIBox n_core_required {result['n_core_required']})"
+    if result.get("agreement") is not None:
+        line += f"; core simulation agrees with the Keras SNN on {result['agreement']}/{result['num_images']} images"
+    print(line + f"; report {out / 'hardware.json'}")
+    return {key: result.get(key) for key in ("total_cores", "chips", "n_core_required", "agreement", "num_images")}
+
+
 def _save_spiking_model(snn, out):
     tmp = out / "snn.tmp.keras"
     snn.save(tmp)
@@ -214,9 +234,14 @@ def _save_spiking_model(snn, out):
 
 
 def _refresh_figures(out):
-    """Redraw the per-configuration figures of the folder holding this run (e.g. figs/)."""
+    """Redraw the per-configuration figures in figs/ when this run is one of its folders.
+
+    Runs written elsewhere leave the folder around them alone: `python -m figs.plots DIR` draws them.
+    """
     from figs.plots import plot_all
 
+    if out.resolve().parent != FIGS_DIR.resolve():
+        return
     for path in plot_all(out.parent):
         print(f"figure {path}")
 
