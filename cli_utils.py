@@ -30,3 +30,22 @@ def import_tensorflow_quietly():
             tf.config.list_physical_devices()  # device discovery logs CUDA errors on CPU machines
     except ImportError:
         import tensorflow  # noqa: F401  (again, loudly, so the real import error is shown)
+
+
+def run_cli(prog, parse, work, interrupted_hint=""):
+    """parse() the command line, then load TensorFlow and work(options); user errors end in one
+    line on stderr and exit code 2 (a bad flag fails before TensorFlow loads)."""
+    from snn_data import DataError
+    from training.config import UserError
+
+    try:
+        options = parse()
+        import_tensorflow_quietly()
+        work(options)
+    except (UserError, DataError) as err:
+        sys.stderr.write(f"{prog}: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted{interrupted_hint}\n")
+        return 130
+    return 0

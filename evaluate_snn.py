@@ -5,31 +5,24 @@
     python evaluate_snn.py --noise_ratio 0.1 --seeds 5
     python evaluate_snn.py --verify                 # which layer diverges from the ANN, if any
     python evaluate_snn.py --checkpoint runs/lenet_mnist_k0B1 --noise-sweep 0,0.1,0.2,0.3 --seeds 5
+    python evaluate_snn.py --hardware paicore       # map onto PAICORE cores and simulate there
 
 Run `python evaluate_snn.py --help` for every option.
 """
 import sys
 
-from cli_utils import import_tensorflow_quietly
+from cli_utils import run_cli
 
 
 def main(argv=None):
     from evaluation.config import parse_args
-    from training.config import UserError
 
-    try:
-        args = parse_args(argv)  # before TensorFlow loads: a bad flag fails at once
-        import_tensorflow_quietly()
+    def work(args):
         from evaluation.run import run
 
         run(args)
-    except UserError as err:
-        sys.stderr.write(f"evaluate_snn.py: error: {err}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("evaluate_snn.py: interrupted\n")
-        return 130
-    return 0
+
+    return run_cli("evaluate_snn.py", lambda: parse_args(argv), work)
 
 
 if __name__ == "__main__":

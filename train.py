@@ -9,29 +9,18 @@ Run `python train.py --help` for every option.
 """
 import sys
 
-from cli_utils import import_tensorflow_quietly
+from cli_utils import run_cli
 
 
 def main(argv=None):
-    from training.config import UserError, parse_config
+    from training.config import parse_config
 
-    try:
-        options = parse_config(argv)  # before TensorFlow loads: a bad flag fails at once
-        import_tensorflow_quietly()
-        from snn_data import DataError
+    def work(options):
         from training.run import run
 
-        try:
-            run(options)
-        except DataError as err:
-            raise UserError(str(err)) from None
-    except UserError as err:
-        sys.stderr.write(f"train.py: error: {err}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("train.py: interrupted; continue with --resume True\n")
-        return 130
-    return 0
+        run(options)
+
+    return run_cli("train.py", lambda: parse_config(argv), work, "; continue with --resume True")
 
 
 if __name__ == "__main__":
