@@ -1,0 +1,104 @@
+"""Simulating the MNIST test set on the mapped PAICORE cores vs the Keras SNN, side by side.
+
+    SNN_DATA_DIR=../shared/data python bench/hardware_speed.py [--images 10000] [--repeats 3]
+
+Both sides take the same images in the same batches, after a warm-up, and are timed `--repeats`
+times (min and median printed; the machine load from /proc/loadavg is printed with them):
+
+- Keras SNN: the converted model on the images, as `snn.predict(x)` and as per-batch
+  `snn.predict_on_batch` (what evaluate_snn.py runs).
+- Mapped cores: the off-chip encoder (the SNN's own encoding layer, Keras, per-batch
+  `predict_on_batch`) -> the core simulator (every hidden layer on its cores, copies and all)
+  -> the off-chip readout (the SNN's SpikingReadout). The encoder counts the simulator gets are
+  the SNN's own encoder counts; predictions are compared with the Keras SNN's.
+
+Ratio = cores / Keras (target <= 3x). Core table loading (once per mapping) is timed apart.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import layers  # noqa: E402,F401
+from conversion import convert  # noqa: E402
+from hardware import CoreSimulator, map_network  # noqa: E402
+from snn_data import load_arrays  # noqa: E402
+
+
+def _load():
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+
+
+def keras_predict(snn, x, batch):
+    return snn.predict(x, batch_size=batch, verbose=0)
+
+
+def keras_on_batch(snn, x, batch):
+    return np.concatenate([np.asarray(snn.predict_on_batch(x[i:i + batch])) for i in range(0, len(x), batch)])
+
+
+def cores_run(net, sim, x, batch):
+    preds = []
+    for i in range(0, len(x), batch):
+        encoded = np.asarray(net.encoder.predict_on_batch(x[i:i + batch]))  # off-chip encoder
+        counts, _ = sim.run(encoded)  # the cores
+        last = counts[-1].reshape(len(encoded), 1, -1).astype(np.float32)
+        preds.append(np.argmax(np.asarray(net.readout(last)), 1))  # off-chip readout
+    return np.concatenate(preds)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=10000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data", default=os.environ.get("SNN_DATA_DIR", "../shared/data"))
+    args = parser.parse_args()
+    snn = convert(keras.models.load_model("pretrained/lenet_mnist_k1B2/model.keras"), method="sg")
+    x, _ = load_arrays("mnist", "test", args.data)
+    x = x[:args.images].astype("float32")
+    net, spec, plans, cores, chips, routes = map_network(snn, "paicore")
+    t0 = time.perf_counter()
+    sim = CoreSimulator(net, cores)  # loading the core tables: once per mapping, timed apart
+    t_load = time.perf_counter() - t0
+    warm = x[:args.batch]
+    keras_predict(snn, warm, args.batch), keras_on_batch(snn, warm, args.batch), cores_run(net, sim, warm, args.batch)
+
+    times = {"keras predict": [], "keras predict_on_batch": [], "cores": []}
+    for _ in range(args.repeats):
+        for name, fn in (("keras predict", lambda: keras_predict(snn, x, args.batch)),
+                         ("keras predict_on_batch", lambda: keras_on_batch(snn, x, args.batch)),
+                         ("cores", lambda: cores_run(net, sim, x, args.batch))):
+            load = _load()
+            t0 = time.perf_counter()
+            out = fn()
+            times[name].append((time.perf_counter() - t0, load))
+            if name == "keras predict":
+                keras_pred = np.argmax(out, 1)
+            elif name == "cores":
+                agree = int(np.sum(out == keras_pred))
+    print(f"images {len(x)}, batch {args.batch}, cores {len(cores)}, chips {chips}, repeats {args.repeats}")
+    for name, runs in times.items():
+        secs = [t for t, _ in runs]
+        print(f"{name:24s} min {min(secs):6.2f} s  median {statistics.median(secs):6.2f} s  runs "
+              + ", ".join(f"{t:.2f} s (load {load})" for t, load in runs))
+    cores_s = [t for t, _ in times["cores"]]
+    for name in ("keras predict", "keras predict_on_batch"):
+        ks = [t for t, _ in times[name]]
+        ratios = [c / k for c, k in zip(cores_s, ks)]
+        print(f"ratio vs {name:22s} min {min(ratios):5.2f} x  median {statistics.median(ratios):5.2f} x  "
+              f"(per repeat: {', '.join(f'{r:.2f}' for r in ratios)}; target <= 3x)")
+    print(f"table loading            {t_load:6.2f} s  (once per mapping, not in the ratio)")
+    print(f"agreement                {agree}/{len(x)} core-simulated predictions equal the Keras SNN's")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,456 @@
+"""Partition: split every SG layer into core-sized groups of output neurons (phase 1 of 5).
+
+A tile is a rectangle of output positions (th x tw); its axons are the tile's receptive field,
+every input sub-neuron one axon (ALGORITHMS.md 8.5), in a modular layout: slot =
+((y mod Rh) * Rw + (x mod Rw)) * C * L_in + c * L_in + l with Rh x Rw the largest window, so one
+input sub-neuron has the same axon address in every core that needs it.
+
+Neuron copies. A PAICORE neuron has ONE destination: a chip/core/axon address, widened by the
+replication bits to a cube of cores (base XOR any subset of the mask bits), all at that same
+axon address. A source whose destination cores need k cubes therefore needs k hardware
+neurons: the original and k - 1 copies (same crossbar column, same registers, so they fire
+together), and every copy takes a neuron slot of a core that has the source's receptive field,
+i.e. a core of the source's own tile. The tile's cores are as many as its neurons *with* copies
+need, so copies are counted in the cores.
+
+The number of cubes a source needs depends on how the next layer is tiled and laid out on the
+chip (`layout_tiles`: each tile's cores in a contiguous aligned block, tiles of a row in
+power-of-two strides, so neighbouring tiles form cubes). The planner therefore goes from the
+last layer to the first: for layer l it knows the copies its neurons need (from layer l + 1's
+chosen plan) and picks the tiling minimizing its own cores plus the cores layer l - 1 then
+needs for the copies this tiling asks of it (one-step look-ahead). The off-chip encoder needs
+no copies (the host sends one packet per cube) and the last layer's spikes go to the off-chip
+readout (one destination).
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hardware.network import register_encoding
+from hardware.spec import HardwareError
+
+CANDIDATES = 10  # tilings per layer kept for the copy-aware search (fewest own cores first)
+
+
+@dataclass
+class LayerPlan:
+    name: str
+    tile: tuple  # (th, tw) output positions per tile
+    grid: tuple  # (tile rows, tile cols)
+    window: tuple  # (Rh, Rw) input positions of the axon layout
+    lcn: int
+    width: int  # weight bits
+    weight_lo: int
+    weight_hi: int
+    axon_slots: int  # axons per core (modular layout)
+    neuron_limit: int  # neurons per core at this LCN and width
+    cores: int
+    tile_cores: np.ndarray = None  # (R, C) cores of each tile
+    copies: np.ndarray = None  # (ho, wo) hardware neurons per output sub-neuron at each position (>= 1)
+    neurons: int = 0  # hardware neurons, copies included
+    max_neurons: int = 0  # most hardware neurons in one core
+    addresses: np.ndarray = None  # (R, C, Kmax) relative linear core address (chip * space + local), -1 none
+
+    @property
+    def neurons_per_core(self):
+        return self.max_neurons
+
+    @property
+    def copy_neurons(self):
+        return int(self.neurons - int(np.prod(self.copies.shape)) * self.cl_out) if self.copies is not None else 0
+
+    cl_out: int = 0
+
+
+@dataclass
+class Core:
+    layer: int  # index into the network's layers
+    index: tuple  # (tile row, tile col, k-th core of the tile)
+    neuron_ids: np.ndarray  # flat output sub-neuron id of each hardware neuron (copies repeat an id)
+    n_axons_used: int
+    copy: np.ndarray = None  # copy number of each hardware neuron (0 = the original)
+    axon_src: np.ndarray = None  # (axon_slots,) flat input sub-neuron id per slot, -1 unused
+    weights: np.ndarray = None  # (axon_slots, neurons) int8
+    theta: np.ndarray = None  # (neurons,) unsigned positive threshold
+    bias: np.ndarray = None  # (neurons,) leak register (added before comparison)
+    address: int = None  # relative linear address in the layer's layout
+    coord: tuple = None  # (chip, x, y), set by placement
+    extra: dict = field(default_factory=dict)
+
+
+def _window(t, s, k, size):
+    return min((t - 1) * s + k, size)
+
+
+# ------------------------------------------------------------------------------ chip addresses
+
+
+def _pow2(n):
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def chip_space(chip):
+    """(address space per chip (power of two), usable mask) in Morton addresses of (x, y)."""
+    from hardware.spec import _morton
+
+    codes = [_morton(x, y) for x, y in chip.usable_coords()]
+    space = _pow2(max(codes) + 1) if codes else 1
+    usable = np.zeros(space, bool)
+    usable[codes] = True
+    return space, usable
+
+
+def layout_tiles(tile_cores, chip):
+    """(R, C, Kmax) relative linear addresses for the cores of each tile (-1: none).
+
+    Each tile's K cores are consecutive, in a block aligned to the next power of two of the
+    largest K; the tiles of a row follow at that stride and rows at the next power of two of
+    (cols x block), all inside one chip, skipping unusable (reserved) addresses. When a row does
+    not fit a chip, tiles are laid out one block at a time; when a tile does not, core by core.
+    """
+    space, usable = chip_space(chip)
+    rows, cols = tile_cores.shape
+    kmax = int(tile_cores.max(initial=1))
+    out = np.full((rows, cols, kmax), -1, np.int64)
+    kpad = _pow2(kmax)
+    if kpad > space:  # a tile larger than a chip: core after core over the usable addresses
+        free = np.flatnonzero(usable)
+        n = 0
+        for r in range(rows):
+            for c in range(cols):
+                for k in range(tile_cores[r, c]):
+                    chip_i, j = divmod(n, len(free))
+                    out[r, c, k] = chip_i * space + free[j]
+                    n += 1
+        return out
+    stride = _pow2(cols) * kpad
+    units = [(r, None) for r in range(rows)] if stride <= space else [(r, c) for r in range(rows) for c in range(cols)]
+    unit = stride if stride <= space else kpad
+    chip_i, offset = 0, 0
+    for r, c in units:
+        cs = range(cols) if c is None else [c]
+        local = np.concatenate([(0 if c is not None else ci * kpad) + np.arange(tile_cores[r, ci]) for ci in cs])
+        wraps = 0
+        while True:
+            if offset + unit > space:
+                chip_i, offset, wraps = chip_i + 1, 0, wraps + 1
+                if wraps > 1:
+                    raise HardwareError("chip: a block of cores does not fit the usable cores of one chip")
+            if np.all(usable[offset + local]):
+                break
+            offset += unit
+        k = 0
+        for ci in cs:
+            n = tile_cores[r, ci]
+            out[r, ci, :n] = chip_i * space + offset + local[k:k + n]
+            k += n
+        offset += unit
+    return out
+
+
+_COVER_CACHE = {}
+
+
+def cube_cover(addresses, space, multicast=True):
+    """Multicast cubes [(base, mask)] covering exactly the given linear core addresses.
+
+    A cube is one packet: one chip, base address XOR any subset of the mask bits (the
+    replication bits of PAICORE's routing). Greedy from the lowest address, widening one bit at
+    a time while the flipped half is wanted too; exact for aligned blocks and their unions.
+    """
+    addresses = np.unique(np.asarray(addresses, np.int64))
+    if not multicast:
+        return [(int(a), 0) for a in addresses]
+    cubes = []
+    for chip_i in np.unique(addresses // space):
+        local = addresses[addresses // space == chip_i] % space
+        lo, hi = int(local[0]), int(local[-1])
+        block = _pow2(hi - lo + 1)
+        while lo // block != hi // block:
+            block *= 2
+        off = lo // block * block
+        key = tuple((local - off).tolist())
+        if key not in _COVER_CACHE:
+            _COVER_CACHE[key] = _greedy_cover(set(key), block)
+        cubes.extend((int(chip_i * space + off + base), mask) for base, mask in _COVER_CACHE[key])
+    return cubes
+
+
+def _greedy_cover(remaining, block):
+    cubes = []
+    bits = [1 << b for b in range(max(block - 1, 0).bit_length())]
+    while remaining:
+        base = min(remaining)
+        cube, mask = [base], 0
+        for bit in bits:
+            flipped = [a ^ bit for a in cube]
+            if all(a in remaining for a in flipped):
+                cube += flipped
+                mask |= bit
+        remaining.difference_update(cube)
+        cubes.append((base, mask))
+    return cubes
+
+
+def cube_members(base, mask):
+    members = [base]
+    bit = 1
+    while bit <= mask:
+        if mask & bit:
+            members += [a ^ bit for a in members]
+        bit <<= 1
+    return members
+
+
+# ------------------------------------------------------------------------------------ planning
+
+
+@dataclass
+class _Tiling:
+    th: int
+    tw: int
+    rh: int
+    rw: int
+    lcn: int
+    limit: int
+    slots: int
+
+
+def _tilings(layer, spec, width):
+    core = spec.core
+    kh, kw = layer.kernel.shape[:2]
+    h_in, w_in, c_in = layer.in_shape
+    ho, wo, _ = layer.out_shape
+    cl_in = c_in * layer.levels_in
+    out = []
+    for th in range(1, ho + 1):
+        rh = _window(th, layer.strides[0], kh, h_in)
+        for tw in range(1, wo + 1):
+            rw = _window(tw, layer.strides[1], kw, w_in)
+            slots = rh * rw * cl_in
+            lcn = core.lcn_for(slots)
+            if lcn > core.max_lcn:
+                break  # wider tiles only need more axons
+            limit = core.neurons_per_core(lcn, width)
+            if limit < 1:
+                break
+            out.append(_Tiling(th, tw, rh, rw, lcn, limit, slots))
+    return out
+
+
+def _tile_cores(layer, t, copies):
+    """(R, C) cores per tile and the most neurons one core of each tile holds."""
+    cl_out = layer.out_shape[2] * layer.levels
+    ho, wo = copies.shape
+    rows, cols = np.arange(0, ho, t.th), np.arange(0, wo, t.tw)
+    per_tile = np.add.reduceat(np.add.reduceat(copies, rows, axis=0), cols, axis=1) * cl_out
+    k = -(-per_tile // t.limit)
+    return k, -(-per_tile // k)
+
+
+def _input_ranges(layer, t, axis):
+    """Per tile index along axis (0 rows, 1 cols): the input positions in its window."""
+    size_out, size_in = layer.out_shape[axis], layer.in_shape[axis]
+    step = (t.th, t.tw)[axis]
+    s, p, k = layer.strides[axis], layer.pads[axis], layer.kernel.shape[axis]
+    out = []
+    for start in range(0, size_out, step):
+        end = min(start + step, size_out) - 1
+        out.append((max(start * s - p, 0), min(end * s - p + k, size_in)))
+    return out
+
+
+def induced_copies(layer, addresses, t, space, source_shape, multicast=True):
+    """(h, w) hardware neurons each source sub-neuron (at each position of the previous layer's
+    output) needs: the multicast cubes covering the cores that read it (at least 1)."""
+    h, w = source_shape
+    if layer.kind == "dense":
+        n = len(cube_cover(addresses[addresses >= 0], space, multicast))
+        return np.full((h, w), max(n, 1), np.int64)
+    rows = _input_ranges(layer, t, 0)
+    cols = _input_ranges(layer, t, 1)
+    row_sets = [tuple(r for r, (a, b) in enumerate(rows) if a <= y < b) for y in range(h)]
+    col_sets = [tuple(c for c, (a, b) in enumerate(cols) if a <= x < b) for x in range(w)]
+    memo, out = {}, np.ones((h, w), np.int64)
+    for y in range(h):
+        for x in range(w):
+            key = (row_sets[y], col_sets[x])
+            if key not in memo:
+                sel = addresses[np.ix_(key[0], key[1])] if key[0] and key[1] else np.zeros(0, np.int64)
+                sel = sel[sel >= 0]
+                memo[key] = max(len(cube_cover(sel, space, multicast)), 1)
+            out[y, x] = memo[key]
+    return out
+
+
+def _source_shape(net, li):
+    prev = net.layers[li - 1]
+    return prev.out_shape[:2]
+
+
+def _width(layer, spec):
+    core = spec.core
+    lo, hi = int(layer.kernel.min(initial=0)), int(layer.kernel.max(initial=0))
+    width = core.narrowest_width(min(lo, 0), hi)
+    if width is None:
+        widest = core.weight_widths[-1]
+        raise HardwareError(f"layer {layer.name}: weight width: needs values {lo}..{hi}, widest supported is "
+                            f"{widest} bits ({core.weight_range(widest)[0]}..{core.weight_range(widest)[1]})")
+    return width, lo, hi
+
+
+def _shortlist(layer, tilings, copies):
+    scored = []
+    for t in tilings:
+        k, _ = _tile_cores(layer, t, copies)
+        scored.append((int(k.sum()), int(k.sum()) * t.slots, t.lcn, t))
+    scored.sort(key=lambda s: s[:3])
+    return scored[:CANDIDATES]
+
+
+def plan_network(net, spec):
+    """One LayerPlan per layer, copies included, chosen back to front with one-step look-ahead."""
+    space, _ = chip_space(spec.chip)
+    n = len(net.layers)
+    plans = [None] * n
+    copies = np.ones(net.layers[-1].out_shape[:2], np.int64)  # the readout is off-chip: one destination
+    tilings, widths = {}, {}
+    for li, layer in enumerate(net.layers):  # first problem in network order
+        widths[li] = _width(layer, spec)
+        tilings[li] = _tilings(layer, spec, widths[li][0])
+        if not tilings[li]:
+            _no_fit(layer, spec, widths[li][0])
+    for li in range(n - 1, -1, -1):
+        layer = net.layers[li]
+        width, lo, hi = widths[li]
+        best = None
+        for own, _, _, t in _shortlist(layer, tilings[li], copies):
+            k, _ = _tile_cores(layer, t, copies)
+            addresses = layout_tiles(k, spec.chip)
+            induced = (induced_copies(layer, addresses, t, space, _source_shape(net, li), spec.chip.multicast)
+                       if li > 0 else None)
+            look = 0
+            if li > 0 and tilings[li - 1]:
+                look = min(int(_tile_cores(net.layers[li - 1], tp, induced)[0].sum()) for tp in tilings[li - 1])
+            key = (own + look, own, own * t.slots, t.lcn)
+            if best is None or key < best[0]:
+                best = (key, t, k, addresses, induced)
+        _, t, k, addresses, induced = best
+        _, per_core = _tile_cores(layer, t, copies)
+        cl_out = layer.out_shape[2] * layer.levels
+        plans[li] = LayerPlan(layer.name, (t.th, t.tw), k.shape, (t.rh, t.rw), t.lcn, width, lo, hi, t.slots,
+                              t.limit, int(k.sum()), k, copies, int(copies.sum()) * cl_out,
+                              int(per_core.max()), addresses, cl_out)
+        copies = induced
+    return plans
+
+
+def plan_layer(layer, spec, copies=None):
+    """The plan of one layer on its own (copies per output position given, default none)."""
+    width, lo, hi = _width(layer, spec)
+    tilings = _tilings(layer, spec, width)
+    if not tilings:
+        _no_fit(layer, spec, width)
+    copies = np.ones(layer.out_shape[:2], np.int64) if copies is None else copies
+    _, _, _, t = _shortlist(layer, tilings, copies)[0]
+    k, per_core = _tile_cores(layer, t, copies)
+    cl_out = layer.out_shape[2] * layer.levels
+    return LayerPlan(layer.name, (t.th, t.tw), k.shape, (t.rh, t.rw), t.lcn, width, lo, hi, t.slots, t.limit,
+                     int(k.sum()), k, copies, int(copies.sum()) * cl_out, int(per_core.max()),
+                     layout_tiles(k, spec.chip), cl_out)
+
+
+def _no_fit(layer, spec, width):
+    core = spec.core
+    kh, kw = layer.kernel.shape[:2]
+    cl_in = layer.in_shape[2] * layer.levels_in
+    rf = min(kh, layer.in_shape[0]) * min(kw, layer.in_shape[1]) * cl_in
+    lcn = core.lcn_for(rf)
+    if lcn > core.max_lcn:
+        raise HardwareError(f"layer {layer.name}: axons: needs {rf} per neuron (receptive field {kh}x{kw}x"
+                            f"{layer.in_shape[2]} x L={layer.levels_in}), limit {core.axons} x LCN "
+                            f"{1 << core.max_lcn}X = {core.fan_in(core.max_lcn)}")
+    raise HardwareError(f"layer {layer.name}: neurons: needs at least 1 per core, limit {core.dendrites} >> "
+                        f"(LCN {lcn} + width code {core.width_code(width)}) = {core.neurons_per_core(lcn, width)}")
+
+
+def partition(net, spec, tables=True):
+    """(plans, cores): one LayerPlan per layer and the list of Cores (tables only if `tables`)."""
+    plans = plan_network(net, spec)
+    cores = []
+    for index, (layer, plan) in enumerate(zip(net.layers, plans)):
+        cores.extend(_layer_cores(index, layer, plan, tables))
+    return plans, cores
+
+
+def _layer_cores(index, layer, plan, tables):
+    h_in, w_in, c_in = layer.in_shape
+    ho, wo, c_out = layer.out_shape
+    cl_out = c_out * layer.levels
+    th, tw = plan.tile
+    sh, sw = layer.strides
+    ph, pw = layer.pads
+    kh, kw = layer.kernel.shape[:2]
+    theta_all, bias_all = register_encoding(layer.thresholds.reshape(-1))  # per (c', l) = c' * L + l
+    out = []
+    for r in range(plan.grid[0]):
+        ys = np.arange(r * th, min((r + 1) * th, ho))
+        yin = np.arange(max(ys[0] * sh - ph, 0), min(ys[-1] * sh - ph + kh, h_in))
+        for c in range(plan.grid[1]):
+            xs = np.arange(c * tw, min((c + 1) * tw, wo))
+            xin = np.arange(max(xs[0] * sw - pw, 0), min(xs[-1] * sw - pw + kw, w_in))
+            # hardware neurons of the tile: (position, sub-neuron, copy), copies of a neuron adjacent
+            m = plan.copies[np.ix_(ys, xs)].reshape(-1)
+            local = np.repeat(np.arange(len(m) * cl_out), np.repeat(m, cl_out))  # tile column per neuron
+            copy = np.arange(len(local)) - np.repeat(np.cumsum(np.repeat(m, cl_out)) - np.repeat(m, cl_out),
+                                                     np.repeat(m, cl_out))
+            pos = (ys[:, None] * wo + xs[None, :]).reshape(-1)
+            ids = pos[local // cl_out] * cl_out + local % cl_out
+            used = len(yin) * len(xin) * c_in * layer.levels_in
+            table = _tile_tables(layer, plan, ys, xs, yin, xin) if tables else None
+            k = plan.tile_cores[r, c]
+            for kk, part in enumerate(np.array_split(np.arange(len(local)), k)):
+                core = Core(index, (r, c, kk), ids[part], used, copy=copy[part],
+                            address=int(plan.addresses[r, c, kk]))
+                if tables:
+                    axon_src, weights = table
+                    core.axon_src = axon_src
+                    core.weights = weights[:, local[part]]
+                    j = local[part] % cl_out
+                    core.theta, core.bias = theta_all[j], bias_all[j]
+                out.append(core)
+    return out
+
+
+def _tile_tables(layer, plan, ys, xs, yin, xin):
+    """(axon_src, weights (slots, positions * C' * L)) of one tile, columns in (position, j) order."""
+    h_in, w_in, c_in = layer.in_shape
+    (rh, rw), l_in, l_out = plan.window, layer.levels_in, layer.levels
+    sh, sw = layer.strides
+    ph, pw = layer.pads
+    kh, kw = layer.kernel.shape[:2]
+    cl_in = c_in * l_in
+    js = np.arange(layer.out_shape[2] * l_out)
+    # Slot positions of the modular layout: input position (y, x) -> (y mod Rh, x mod Rw).
+    slot_y = np.full(rh, -1)
+    slot_x = np.full(rw, -1)
+    slot_y[yin % rh] = yin
+    slot_x[xin % rw] = xin
+    sy, sx = np.meshgrid(slot_y, slot_x, indexing="ij")
+    sy, sx = sy.reshape(-1), sx.reshape(-1)  # (Rh*Rw,)
+    valid = (sy >= 0) & (sx >= 0)
+    src_pos = np.where(valid, sy * w_in + sx, -1)
+    sub = np.arange(cl_in)
+    axon_src = np.where(valid[:, None], src_pos[:, None] * cl_in + sub[None, :], -1).reshape(-1)
+    # Weights: w[(slot, ci, li), (pos, j)] = kernel[y - (yo*sh - ph), x - (xo*sw - pw), ci, j // L].
+    oy, ox = np.meshgrid(ys, xs, indexing="ij")
+    oy, ox = oy.reshape(-1), ox.reshape(-1)
+    ky = sy[:, None] - (oy * sh - ph)[None, :]
+    kx = sx[:, None] - (ox * sw - pw)[None, :]
+    inside = valid[:, None] & (ky >= 0) & (ky < kh) & (kx >= 0) & (kx < kw)
+    channels = js // l_out
+    k = layer.kernel[np.clip(ky, 0, kh - 1), np.clip(kx, 0, kw - 1)][..., channels]  # (S, P, C, J)
+    k = np.where(inside[:, :, None, None], k, 0).astype(np.int8)
+    k = np.repeat(k.transpose(0, 2, 1, 3), l_in, axis=1)  # (S, C*L_in, P, J)
+    return axon_src, k.reshape(len(sy) * cl_in, len(oy) * len(js))

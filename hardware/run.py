@@ -1,0 +1,102 @@
+"""The single entry point: map, validate, simulate against the Keras SNN, export, report."""
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hardware.network import extract
+from hardware.partition import partition
+from hardware.place import place
+from hardware.report import plot_grid, summarize, write_json
+from hardware.route import route
+from hardware.simulate import CoreSimulator
+from hardware.spec import HardwareError, resolve_spec
+from hardware.validate import validate
+
+
+def map_network(snn, core="paicore", estimate_only=False):
+    """(net, spec, plans, cores, chips, routes): partition -> validate -> place -> route."""
+    spec = resolve_spec(core)
+    net = extract(snn)
+    plans, cores = partition(net, spec, tables=not estimate_only)
+    validate(net, plans, spec)
+    chips = place(cores, plans, spec)
+    routes = None if estimate_only else route(net, cores, spec)
+    return net, spec, plans, cores, chips, routes
+
+
+def simulate_and_compare(net, cores, images, batch_size=1000):
+    """Core simulation of `images` next to the Keras SNN: (sim, agreement dict)."""
+    sim = CoreSimulator(net, cores)
+    n = len(images)
+    same_pred = 0
+    mismatched = {layer.name: 0 for layer in net.layers}
+    for start in range(0, n, batch_size):
+        batch = images[start:start + batch_size]
+        keras_out = net.probe.predict(batch, batch_size=len(batch), verbose=0)
+        counts, _ = sim.run(keras_out[net.encoder_name])
+        for layer, ours in zip(net.layers, counts):
+            theirs = np.asarray(keras_out[layer.name]).reshape(ours.shape)
+            mismatched[layer.name] += int(np.sum(np.any((theirs != ours).reshape(len(batch), -1), axis=1)))
+        last = counts[-1].reshape(len(batch), 1, -1).astype(np.float32)
+        logits = np.asarray(net.readout(last))
+        same_pred += int(np.sum(np.argmax(logits, 1) == np.argmax(keras_out["logits"], 1)))
+    return sim, {"num_images": n, "agreement": same_pred, "images_with_count_mismatch": mismatched,
+                 "bit_exact": all(v == 0 for v in mismatched.values()) and same_pred == n}
+
+
+def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num_images=None,
+                 estimate_only=False, paibox=True, paibox_export_files=True):
+    """Map `snn` onto `core` cores, simulate `images`, export PAIBox configs, write the report.
+
+    Returns the summary dict (also written to out_dir/hardware.json, grid in hardware_grid.png).
+    Raises HardwareError (a ValueError, one line) when the network does not fit or the core file
+    is bad.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    net, spec, plans, cores, chips, routes = map_network(snn, core, estimate_only)
+    timings = {"map_s": round(time.time() - t0, 2)}
+    sim = agreement = None
+    if not estimate_only and images is not None:
+        images = np.asarray(images, np.float32)[:num_images]
+        t1 = time.time()
+        sim, agreement = simulate_and_compare(net, cores, images)
+        timings["simulate_s"] = round(time.time() - t1, 2)
+        if labels is not None:
+            agreement["labels_given"] = True
+    summary = summarize(net, plans, cores, spec, chips, routes, sim)
+    summary["estimate_only"] = bool(estimate_only)
+    summary.update(agreement or {"num_images": 0, "agreement": None})
+    if paibox and spec.name == "paicore":
+        summary.update(_paibox(net, out_dir, estimate_only or not paibox_export_files))
+    else:
+        summary["n_core_required"] = None
+        summary["paibox_note"] = "PAIBox compiles for PAICORE only" if paibox else "PAIBox skipped"
+    summary["timings"] = timings
+    write_json(summary, out_dir)
+    plot_grid(cores, net, spec, chips, out_dir)
+    return summary
+
+
+def _paibox(net, out_dir, count_only):
+    from hardware.paibox_export import paibox_count, paibox_export
+
+    result = {}
+    try:
+        count = paibox_count(net)
+        result["n_core_required"] = count["n_core_required"]
+        result["paibox_count"] = count
+    except Exception as exc:  # PAIBox's own limits: record them, do not fail the run
+        result["n_core_required"] = None
+        result["paibox_count_error"] = f"{type(exc).__name__}: {exc}"[:500]
+    if not count_only and len(net.layers) > 1:
+        try:
+            result["paibox_export"] = paibox_export(net, out_dir)
+        except Exception as exc:
+            result["paibox_export_error"] = f"{type(exc).__name__}: {exc}"[:500]
+    return result
+
+
+__all__ = ["run_hardware", "map_network", "simulate_and_compare", "HardwareError"]

@@ -1,0 +1,111 @@
+"""Mapping onto tiny cores: multi-core splits stay bit-exact, routing covers every axon once."""
+from collections import Counter
+
+import numpy as np
+
+from hardware import CoreSimulator, extract, map_network, paicore, partition, simulate_and_compare, tiny_spec
+from hardware.partition import cube_members
+
+
+def _tiny():
+    return tiny_spec(axons=80, dendrites=128, max_lcn=4, grid=(4, 4))
+
+
+def test_tiny_cores_split_every_layer_and_stay_bit_exact(small_snn):
+    snn, images = small_snn
+    net, spec, plans, cores, chips, routes = map_network(snn, _tiny())
+    assert all(plan.cores > 1 for plan in plans), [p.cores for p in plans]
+    assert chips > 1  # 16 cores per chip: the net spans several chips
+    sim, agreement = simulate_and_compare(net, cores, images, batch_size=13)
+    assert agreement["bit_exact"], agreement
+    assert agreement["agreement"] == len(images)
+
+
+def test_literal_crossbar_equals_compressed(small_snn):
+    snn, images = small_snn
+    net, spec, plans, cores, chips, routes = map_network(snn, _tiny())
+    encoded = net.probe.predict(images, verbose=0)[net.encoder_name]
+    fast, _ = CoreSimulator(net, cores).run(encoded)
+    literal, _ = CoreSimulator(net, cores, compress=False).run(encoded)
+    for a, b in zip(fast, literal):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_routing_covers_every_axon_exactly_once(small_snn):
+    snn, _ = small_snn
+    net, spec, plans, cores, chips, routes = map_network(snn, _tiny())
+    for li, r in enumerate(routes):
+        mine = [i for i, c in enumerate(cores) if c.layer == li]
+        expected = {(i, s) for i in mine for s in np.flatnonzero(cores[i].axon_src >= 0)}
+        got = list(zip(r.links_dst_core.tolist(), r.links_slot.tolist()))
+        assert len(got) == len(set(got)) == len(expected) and set(got) == expected
+        # each link's source is the neuron the axon table names, owned by a previous-layer core
+        for d, s, n, sc, col in zip(r.links_dst_core, r.links_slot, r.links_src_neuron, r.links_src_core,
+                                    r.links_src_col):
+            assert cores[d].axon_src[s] == n
+            if li > 0:
+                assert cores[sc].layer == li - 1 and cores[sc].neuron_ids[col] == n
+        assert r.route_axons.sum() == len(got)
+        assert np.all(r.packets_per_neuron[np.unique(r.links_src_neuron)] >= 1)
+
+
+def test_every_axon_fed_by_exactly_one_copy_and_every_source_reaches_its_targets(small_snn):
+    """The hardware view: each neuron (copies included) has one destination, a multicast cube of
+    cores at one axon address on one chip; expanding all cubes feeds every used axon of every core
+    exactly once, from a copy of the sub-neuron its table names, and no unused axon."""
+    snn, _ = small_snn
+    net, spec, plans, cores, chips, routes = map_network(snn, _tiny())
+    assert any(p.copy_neurons > 0 for p in plans)  # tiny chips: copies are needed and allocated
+    by_address = {c.address: i for i, c in enumerate(cores)}
+    space = spec.chip.grid[0] * spec.chip.grid[1]
+    for li in range(1, len(net.layers)):
+        dest = routes[li].destinations  # (src core, src col, base, mask, slot)
+        sources = Counter(zip(dest[:, 0].tolist(), dest[:, 1].tolist()))
+        assert max(sources.values()) == 1  # one destination register per hardware neuron
+        fed = Counter()
+        for sc, col, base, mask, slot in dest.tolist():
+            members = cube_members(base, mask)
+            assert len({m // space for m in members}) == 1  # a cube stays on one chip
+            for m in members:
+                d = by_address[m]
+                assert cores[d].layer == li
+                assert cores[d].axon_src[slot] == cores[sc].neuron_ids[col]
+                fed[(d, slot)] += 1
+        needed = {(i, s) for i, c in enumerate(cores) if c.layer == li for s in np.flatnonzero(c.axon_src >= 0)}
+        assert set(fed) == needed and set(fed.values()) == {1}
+        # every hardware neuron of the source layer with readers is used, each copy exactly once
+        for ci, c in enumerate(cores):
+            if c.layer == li - 1:
+                for col in range(len(c.neuron_ids)):
+                    assert sources[(ci, col)] == 1
+        # copies are counted in the cores: the source layer holds them within its neuron limits
+        src_cores = [c for c in cores if c.layer == li - 1]
+        assert sum(len(c.neuron_ids) for c in src_cores) == plans[li - 1].neurons == len(dest)
+        assert max(len(c.neuron_ids) for c in src_cores) <= plans[li - 1].neuron_limit
+        assert len(src_cores) == plans[li - 1].cores
+
+
+def test_every_output_neuron_mapped_once(small_snn):
+    snn, _ = small_snn
+    net = extract(snn)
+    plans, cores = partition(net, _tiny())
+    for li, layer in enumerate(net.layers):
+        originals = np.concatenate([c.neuron_ids[c.copy == 0] for c in cores if c.layer == li])
+        np.testing.assert_array_equal(np.sort(originals), np.arange(layer.n_out))
+
+
+def test_estimate_only_counts_the_same_cores_without_tables(small_snn):
+    snn, _ = small_snn
+    full = map_network(snn, "paicore")
+    estimate = map_network(snn, "paicore", estimate_only=True)
+    assert [p.cores for p in full[2]] == [p.cores for p in estimate[2]]
+    assert all(c.weights is None for c in estimate[3]) and estimate[5] is None
+
+
+def test_paicore_layer_uses_two_bit_weights_and_lcn(small_snn):
+    snn, _ = small_snn
+    net, spec, plans, cores, chips, routes = map_network(snn, paicore())
+    assert all(plan.width == 2 for plan in plans)  # ternary -> 2-bit
+    for plan in plans:
+        assert plan.neurons_per_core <= 512 >> (plan.lcn + 1)
+        assert plan.axon_slots <= 1152 << plan.lcn
