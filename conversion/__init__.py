@@ -7,12 +7,22 @@
 """
 from conversion.counting import UNITS, LayerCount, SpikeCounter, SpikeReport, count_spikes
 from conversion.export import export_snn_saved_model
-from conversion.noise import NOISE_MODELS, add_noise
+from conversion.noise import DEFAULT_NOISE_MODEL, NOISE_MODELS, add_noise, default_noise_model
+from conversion.allint import convert_allint
+from conversion.allint_eval import (
+    ALLINT_UNITS,
+    SEED_FILES,
+    AllIntCounter,
+    AllIntReport,
+    AllIntVerification,
+    count_allint,
+    verify_allint,
+)
 from conversion.sg import ConversionError, convert_sg
 from conversion.thresholds import ThresholdError
 from conversion.verify import LayerAgreement, Verification, verify
 
-METHODS = {"sg": convert_sg}
+METHODS = {"sg": convert_sg, "allint": convert_allint}
 
 
 def convert(model, method="sg", **options):
@@ -23,8 +33,18 @@ def convert(model, method="sg", **options):
 
 
 __all__ = [
+    "ALLINT_UNITS",
+    "SEED_FILES",
+    "AllIntCounter",
+    "AllIntReport",
+    "AllIntVerification",
+    "convert_allint",
+    "count_allint",
+    "verify_allint",
+    "default_noise_model",
     "METHODS",
     "NOISE_MODELS",
+    "DEFAULT_NOISE_MODEL",
     "UNITS",
     "ConversionError",
     "LayerAgreement",

@@ -14,8 +14,16 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 
+from layers.dynamic import BurstEncoding, SignedConv2D
 from layers.quantized import _conv_output_size
-from layers.spiking import MultiThresholdNeuron, SpikeEncoding, SpikingConv2D, SpikingDense, SpikingReadout
+from layers.spiking import (
+    MultiThresholdNeuron,
+    SpikeDeletion,
+    SpikeEncoding,
+    SpikingConv2D,
+    SpikingDense,
+    SpikingReadout,
+)
 
 UNITS = {
     "spike": "one firing of one sub-neuron in one time step; a neuron with count n (0..L) emits n spikes",
@@ -167,6 +175,9 @@ def _stages(snn):
         elif isinstance(layer, MultiThresholdNeuron):
             row = _row(layer, synapse, "hidden", layer.levels, _macs(synapse), counted=True)
             stages.append(_Stage(row, layer, synapse, layer.levels))
+        elif isinstance(layer, SpikeDeletion) and stages:
+            # Noise after an emitter: count the spikes that are delivered, not the deleted ones.
+            stages[-1].emitter = layer
         elif isinstance(layer, SpikingReadout):
             # The readout's neurons are accumulators, not sub-neurons: one SOP per spike and synapse.
             row = _row(layer, layer, "readout", 0, _macs(layer), counted=False)
@@ -182,7 +193,7 @@ def _row(layer, synapse, role, levels, macs, counted):
 
 def _macs(synapse):
     c_in = int(synapse.input.shape[-1])
-    if isinstance(synapse, (SpikingConv2D, SpikeEncoding)):
+    if isinstance(synapse, (SpikingConv2D, SignedConv2D, SpikeEncoding, BurstEncoding)):
         _, _, h, w, c_out = synapse.output.shape
         return int(h * w * c_out * c_in * synapse.kernel_size[0] * synapse.kernel_size[1])
     return c_in * synapse.units
@@ -191,7 +202,7 @@ def _macs(synapse):
 def _fanout(synapse):
     """(all, nonzero): per input position and channel, the synapses an input spike reaches."""
     kernel = np.asarray(keras.ops.convert_to_numpy(synapse.kernel))
-    if not isinstance(synapse, SpikingConv2D):  # dense / readout: every input reaches every unit
+    if not isinstance(synapse, (SpikingConv2D, SignedConv2D)):  # dense / readout: every input reaches every unit
         return np.full(kernel.shape[0], kernel.shape[1], np.float64), np.count_nonzero(kernel, axis=1)
     _, _, h, w, _ = synapse.input.shape
     kh, kw, _, c_out = kernel.shape

@@ -12,7 +12,15 @@ from layers.quantizers import (
 )
 from layers.quantized import QuantActivation, QuantConv2D, QuantDense
 from layers.preprocessing import CentralCrop, PerImageStandardization
+from layers.dynamic import (  # noqa: F401
+    AccumulatingReadout,
+    BurstEncoding,
+    DynamicThresholdNeuron,
+    SignedConv2D,
+    SignedDense,
+)
 from layers.spiking import MultiThresholdNeuron, SpikeEncoding, SpikingConv2D, SpikingDense, SpikingReadout  # noqa: F401
+from layers.noise_training import TrainingSpikeDeletion  # noqa: F401
 
 __all__ = [
     "binarize",
