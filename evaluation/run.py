@@ -140,7 +140,8 @@ def noise_sweep(snn, images, labels, args, out):
 
 
 def find_ann(args):
-    """--checkpoint; else runs/<model>_mnist_k<k>B<B>/model.keras; else the shipped model."""
+    """--checkpoint; with no choice at all, the shipped model; with --k/--B (the seeds' way of
+    picking a model), runs/<model>_mnist_k<k>B<B>/model.keras, else a shipped one."""
     if args.checkpoint:
         path = Path(args.checkpoint)
         path = path / "model.keras" if path.is_dir() else path
@@ -151,6 +152,8 @@ def find_ann(args):
     B = 2 if args.B is None else args.B
     candidates = [Path("runs") / f"{args.model}_mnist_k{k}B{B}" / "model.keras",
                   pretrained_path(args.model, "mnist", k, B)]
+    if args.k is None and args.B is None:
+        candidates = candidates[1:]
     for path in candidates:
         if path.is_file():
             return path

@@ -25,7 +25,7 @@ def load_configurations(root):
     for path in sorted(Path(root).glob("*/summary.json")):
         summary = json.loads(path.read_text())
         if summary.get("noise_ratio", 0) == 0 and "totals" in summary:
-            found.append(summary)
+            found.append({**summary, "run": path.parent.name})
     return sorted(found, key=lambda s: (s["dataset"], s["levels"], s["k"]))
 
 
@@ -107,10 +107,12 @@ def plot_noise_sweep(sweeps, path):
 
 
 def _one_per_configuration(configs):
-    """The latest summary for each (k, B)."""
+    """One summary per (k, B): the run in the default folder k<k>B<B> if there is one."""
     chosen = {}
     for c in configs:
-        chosen[(c["k"], c["B"])] = c
+        key = (c["k"], c["B"])
+        if key not in chosen or c["run"] == f"k{c['k']}B{c['B']}":
+            chosen[key] = c
     return sorted(chosen.values(), key=lambda c: (c["levels"], c["k"]))
 
 
