@@ -1,13 +1,18 @@
 """SNN evaluation of the MNIST test set against the quantized ANN's, same batch size, one process.
 
     python bench/snn_speed.py [--checkpoint pretrained/lenet_mnist_k1B2] [--batch-size 200] [--repeats 3]
+    python bench/snn_speed.py --method allint [--time-steps 4 8 16] [--batches 5] [--repeats 5]
 
-Times (best of --repeats, after one warm-up pass each):
-  ANN           ann.predict over the test images
+Scatter-and-gather (default), best of --repeats after one warm-up pass each:
+  ANN           ann.predict over the 10000 test images
   SNN           snn.predict over the same images (the converted model alone)
   SNN+counting  what evaluate_snn.py does per batch: the probe model (every layer's spikes) and
                 the spike/SOP counters
-and prints the ratios to the ANN (target <= 1.5).
+and the ratios to the ANN (target <= 1.5).
+
+All-integer (--method allint, the shipped lenet_allint): the ANN and its T-step SNN in float and
+integer mode on the same --batches batches, interleaved rounds, median time per batch; the ratio
+is SNN / (T x ANN) (target <= 1.5).
 """
 import argparse
 import sys
@@ -31,15 +36,20 @@ from snn_data import load_arrays  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default="pretrained/lenet_mnist_k1B2/model.keras")
+    parser.add_argument("--method", choices=["sg", "allint"], default="sg")
+    parser.add_argument("--checkpoint", help="default: the shipped model of the method")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16], help="allint only")
+    parser.add_argument("--batches", type=int, default=5, help="allint only: batches per round")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
 
     images, labels = load_arrays("mnist", "test", args.data_dir)
     images = images.astype(np.float32)
-    ann = keras.models.load_model(args.checkpoint)
+    if args.method == "allint":
+        return _allint(args, images)
+    ann = keras.models.load_model(args.checkpoint or "pretrained/lenet_mnist_k1B2/model.keras")
     snn = convert(ann, method="sg")
     timers = {
         "ANN": lambda: ann.predict(images, batch_size=args.batch_size, verbose=0),
@@ -51,6 +61,42 @@ def main():
         print(f"{name:13s} {value:6.2f} s for {len(images)} images (batch {args.batch_size})")
     for name in ("SNN", "SNN+counting"):
         print(f"ratio {name} / ANN: {seconds[name] / seconds['ANN']:.2f} (target <= 1.5)")
+
+
+def _allint(args, images):
+    ann = keras.models.load_model(args.checkpoint or "pretrained/lenet_allint_mnist_k0/model.keras")
+    result = measure_allint(ann, images[:args.batches * args.batch_size], args.time_steps, args.repeats,
+                            args.batch_size)
+    print(f"ANN {ann.name}: {result['ann_s'] * 1e3:8.1f} ms per batch of {args.batch_size} "
+          f"(median of {args.repeats} rounds of {args.batches} batches)")
+    for t, row in result["T"].items():
+        print(f"T={t:3d}  float {row['float_s'] * 1e3:8.1f} ms  ratio {row['float_ratio']:.2f}   "
+              f"int {row['int_s'] * 1e3:8.1f} ms  ratio {row['int_ratio']:.2f}   (SNN / (T x ANN), target <= 1.5)")
+
+
+def measure_allint(ann, images, time_steps=(4, 8, 16), rounds=5, batch_size=200):
+    """{"ann_s": s per batch, "T": {T: {"float_s", "int_s", "float_ratio", "int_ratio"}}}."""
+    batches = [np.asarray(images[i:i + batch_size], np.float32) for i in range(0, len(images), batch_size)]
+    runners = {"ann": ann}
+    for t in time_steps:
+        for mode in ("float", "int"):
+            runners[(t, mode)] = convert(ann, "allint", time_steps=t, use_int=mode == "int")
+    for model in runners.values():  # warm up: build the predict function
+        model.predict_on_batch(batches[0])
+    times = {key: [] for key in runners}
+    for _ in range(rounds):
+        for key, model in runners.items():
+            start = time.perf_counter()
+            for batch in batches:
+                model.predict_on_batch(batch)
+            times[key].append((time.perf_counter() - start) / len(batches))
+    median = {key: float(np.median(v)) for key, v in times.items()}
+    result = {"ann_s": median["ann"], "T": {}}
+    for t in time_steps:
+        row = {f"{mode}_s": median[(t, mode)] for mode in ("float", "int")}
+        row.update({f"{mode}_ratio": median[(t, mode)] / (t * median["ann"]) for mode in ("float", "int")})
+        result["T"][t] = row
+    return result
 
 
 def _best(fn, repeats):

@@ -193,25 +193,30 @@ class AllIntVerification:
 
     @property
     def first_equal_step(self):
-        """Smallest T (1-based) at which every image's prediction equals the ANN's (None: none)."""
-        for t, agree in enumerate(self.agreement_per_step):
-            if agree == self.num_images:
-                return t + 1
-        return None
+        return first_equal_step(self.agreement_per_step, self.num_images)
 
     @property
     def stable_from_step(self):
-        """Smallest T from which every later step also agrees on every image (None: not at the end)."""
-        stable = None
-        for t in range(len(self.agreement_per_step) - 1, -1, -1):
-            if self.agreement_per_step[t] != self.num_images:
-                break
-            stable = t + 1
-        return stable
+        return stable_from_step(self.agreement_per_step, self.num_images)
 
     @property
     def differing(self):
         return sum(row.differing for row in self.layers)
+
+
+def first_equal_step(agreement_per_step, num_images):
+    """Smallest T (1-based) at which every image's prediction equals the ANN's (None: none)."""
+    return next((t + 1 for t, agree in enumerate(agreement_per_step) if agree == num_images), None)
+
+
+def stable_from_step(agreement_per_step, num_images):
+    """Smallest T from which every later step also agrees on every image (None: not at the end)."""
+    stable = None
+    for t in range(len(agreement_per_step) - 1, -1, -1):
+        if agreement_per_step[t] != num_images:
+            break
+        stable = t + 1
+    return stable
 
 
 def verify_allint(ann, snn, images, batch_size=100, labels=None):

@@ -1,9 +1,11 @@
 """Command line of evaluate_snn.py. The seeds' spellings work too (`--noise_ratio 0.1`)."""
 import argparse
 
+from models import PRESETS
 from training.config import UserError, _OneLineParser, str2bool
 
 NOISE_MODELS = ("encoding", "all-layers", "input")
+DEFAULT_NOISE_MODEL = {"sg": "encoding", "allint": "input"}  # each paper's own noise
 
 
 def _ratio(text):
@@ -37,16 +39,25 @@ def build_parser():
     )
     p.add_argument("--checkpoint", help="the quantized model (.keras or run directory); default: "
                    "runs/<model>_mnist_k<k>B<B>, else the shipped pretrained/lenet_mnist_k1B2")
-    p.add_argument("--model", default="lenet", help="preset used to find the default checkpoint (default lenet)")
-    p.add_argument("--k", type=int, help="pick the default checkpoint for this k (default 1)")
+    p.add_argument("--model", help="preset used to find the default checkpoint (default lenet; "
+                   "lenet_allint with --method allint)")
+    p.add_argument("--k", type=int, help="pick the default checkpoint for this k (default 1; 0 with --method allint)")
     p.add_argument("--B", type=float, help="pick the default checkpoint for this B (default 2)")
-    p.add_argument("--method", default="sg", choices=["sg"], help="conversion method (default sg)")
+    p.add_argument("--method", default="sg", choices=["sg", "allint"],
+                   help="sg: scatter-and-gather, one time step (default); allint: all-integer SNN with "
+                   "dynamic thresholds over --time-steps")
+    p.add_argument("--time-steps", "--time_steps", dest="time_steps", type=_positive,
+                   help="allint: time steps to simulate (default 30, as the seed's MNIST script)")
+    p.add_argument("--use_int", "--use-int", dest="use_int", type=str2bool, default=True,
+                   help="allint: exact integer arithmetic, everything x10^4 (default True); False: float")
+    p.add_argument("--use_ternary", "--use-ternary", dest="use_ternary", type=str2bool, default=True,
+                   help="allint: the model has ternary hidden weights (default True, must match the model)")
     p.add_argument("--noise_ratio", "--noise-ratio", dest="noise_ratio", type=_ratio, default=0.0,
                    help="noise strength r in [0, 1] (default 0)")
     p.add_argument("--noise-model", "--noise_model", dest="noise_model", choices=NOISE_MODELS,
-                   default="encoding", help="encoding (default: each encoding-layer spike deleted with "
-                   "probability r), all-layers (deletion in every spiking layer), input "
-                   "(multiplicative uniform input noise)")
+                   help="encoding (sg default: each encoding-layer spike deleted with probability r), "
+                   "all-layers (deletion in every spiking layer, sg only), input (allint default: "
+                   "x (1 + r (u - 1/2)) on the input)")
     p.add_argument("--seeds", type=_positive, default=1, help="repeat noisy runs with N seeds (mean, std)")
     p.add_argument("--seed", type=int, default=0, help="first noise seed (default 0)")
     p.add_argument("--noise-sweep", dest="noise_sweep", type=_ratio_list,
@@ -81,4 +92,20 @@ def parse_args(argv=None):
         raise UserError(f"B must be >= 1, got {args.B}")
     if args.B is not None and float(args.B).is_integer():
         args.B = int(args.B)
+    if args.model is None:
+        args.model = "lenet_allint" if args.method == "allint" else "lenet"
+    if args.model not in PRESETS:
+        raise UserError(f"unknown model {args.model!r}; valid: {', '.join(PRESETS)}")
+    if args.noise_model is None:
+        args.noise_model = DEFAULT_NOISE_MODEL[args.method]
+    if args.method == "sg" and args.time_steps not in (None, 1):
+        raise UserError("scatter-and-gather runs one time step; --time-steps is for --method allint")
+    if args.method == "allint" and args.noise_model == "all-layers":
+        raise UserError("noise model all-layers deletes unsigned spikes; the all-integer SNN's spikes are "
+                        "signed (use input or encoding)")
+    if args.method == "allint" and args.hardware:
+        raise UserError("--hardware maps scatter-and-gather SNNs; all-integer SNNs need signed spikes, "
+                        "which PAICORE neurons do not emit")
+    if args.method == "allint" and args.time_steps is None:
+        args.time_steps = 30
     return args

@@ -56,3 +56,28 @@ def _accuracy_line(summary):
 
 def _write_lines(path, lines):
     path.write_text("".join(line + "\n" for line in lines))
+
+
+def format_allint_table(report, summary):
+    """Per-layer counts (per image, all steps) and the accuracy / agreement curve per step."""
+    n = max(report.num_images, 1)
+    header = (f"{'layer':8s} {'role':9s} {'neurons':>8s} {'|spikes|/img':>12s} {'net/img':>10s} "
+              f"{'negative/img':>12s} {'SOPs/img':>12s} {'MACs/img':>12s}")
+    lines = [header, "-" * len(header)]
+    for row in report.layers:
+        mark = "" if row.counted else " *"
+        lines.append(f"{row.name:8s} {row.role:9s} {row.neurons:8,d} {row.spikes / n:12,.0f} "
+                     f"{row.net_spikes / n:10,.0f} {row.negative_spikes / n:12,.1f} {row.sops / n:12,.0f} "
+                     f"{row.macs:12,d}{mark}")
+    lines.append("* not in the seed's totals (spike_num, sop_num): the encoding layer's spikes only feed "
+                 "the first hidden layer's SOPs")
+    agreement, accuracy = summary["agreement_per_step"], summary["snn_accuracy_per_step"]
+    shown = sorted({*range(1, min(8, len(agreement)) + 1), len(agreement)})
+    lines.append("step   " + " ".join(f"{t:>7d}" for t in shown))
+    lines.append("acc %  " + " ".join(f"{100 * accuracy[t - 1]:7.2f}" for t in shown))
+    lines.append("= ANN  " + " ".join(f"{agreement[t - 1]:7d}" for t in shown))
+    first, stable = summary["first_step_all_equal"], summary["stable_from_step"]
+    lines.append(f"every prediction equals the ANN's from step {stable} on (first at step {first})"
+                 if stable else f"predictions do not all equal the ANN's by step {len(agreement)}")
+    lines.append(_accuracy_line(summary))
+    return "\n".join(lines)

@@ -7,21 +7,26 @@ Output directory (default figs/k<k>B<B>/, or figs/k<k>B<B>_noise<r>/ with noise)
   snn.keras, snn.export/              the spiking model and its SavedModel (noise-free)
   noise_sweep.json, noise_sweep.png   with --noise-sweep
 """
-import json
-import os
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from conversion import ConversionError, SpikeCounter, ThresholdError, add_noise, convert, export_snn_saved_model
+from conversion import SpikeCounter, add_noise
 from conversion import verify as verify_layers
+from evaluation.common import (
+    convert_or_fail,
+    find_ann,
+    noise_seeds,
+    progress_bar,
+    save_spiking_model,
+    test_data,
+    write_json,
+)
 from evaluation.report import format_table, write_seed_files
 from layers import QuantActivation
-from snn_data import DataError, load_arrays
 from training.config import UserError
-from training.run import EVAL_BATCH, infer_dataset, load_model_file, pretrained_path
+from training.run import EVAL_BATCH, infer_dataset, load_model_file
 
 FIGS_DIR = Path("figs")
 
@@ -30,17 +35,20 @@ def run(args):
     ann_path = find_ann(args)
     ann = load_model_file(ann_path)
     dataset = infer_dataset(ann)
-    snn = _convert(ann, args.method)  # first: its error lists every layer that does not convert
+    if args.method == "allint":
+        from evaluation.allint_run import run_allint
+
+        return run_allint(args, ann, ann_path, dataset)
+    snn = convert_or_fail(ann, args.method)  # first: its error lists every layer that does not convert
     k, B = model_levels(ann, ann_path, args)
     out = Path(args.output_dir or default_output_dir(k, B, args.noise_ratio))
-    images, labels = _test_data(dataset, args)
+    images, labels = test_data(dataset, args)
     print(f"{ann_path}: {args.method} conversion, k={k}, B={B}, {len(images)} {dataset} test images -> {out}")
 
     ann_logits = ann.predict(images, batch_size=EVAL_BATCH, verbose=0)
     ann_pred = np.argmax(ann_logits, axis=1)
     runs = []
-    seeds = [args.seed + i for i in range(args.seeds)] if args.noise_ratio > 0 else [args.seed]
-    for seed in seeds:
+    for seed in noise_seeds(args, args.noise_ratio):
         model = snn if args.noise_ratio == 0 else add_noise(snn, args.noise_model, args.noise_ratio, seed)
         label = f"seed {seed}" if args.noise_ratio > 0 else "SNN"
         runs.append(evaluate(model, images, labels, args.batch_size, label))
@@ -55,8 +63,8 @@ def run(args):
     if args.hardware:
         summary["hardware"] = _hardware(snn, images, labels, args, out)
     if args.export:
-        _save_spiking_model(snn, out)
-    _write_json(out / "summary.json", summary)
+        save_spiking_model(snn, out)
+    write_json(out / "summary.json", summary)
     print(format_table(runs[0]["report"], summary))
     _refresh_figures(out)
     return summary
@@ -65,7 +73,7 @@ def run(args):
 def evaluate(model, images, labels, batch_size, label="SNN", progress=True):
     """Run `model` over the images in batches; predictions, per-batch correct counts and counts."""
     counter = SpikeCounter(model)
-    bar = keras.utils.Progbar(len(images), unit_name="image", verbose=1 if _tty() else 2) if progress else None
+    bar = progress_bar(len(images)) if progress else None
     predictions, correct_per_batch = [], []
     started = time.perf_counter()
     for start in range(0, len(images), batch_size):
@@ -123,43 +131,19 @@ def noise_sweep(snn, images, labels, args, out):
 
     points = []
     for ratio in args.noise_sweep:
-        seeds = [args.seed + i for i in range(args.seeds)] if ratio > 0 else [args.seed]
         accs = []
-        for seed in seeds:
+        for seed in noise_seeds(args, ratio):
             model = snn if ratio == 0 else add_noise(snn, args.noise_model, ratio, seed)
             accs.append(evaluate(model, images, labels, args.batch_size, f"r={ratio} seed {seed}")["accuracy"])
         points.append({"noise_ratio": ratio, "mean": float(np.mean(accs)), "std": float(np.std(accs)),
                        "accuracies": accs})
     sweep = {"noise_model": args.noise_model, "num_images": int(len(labels)), "points": points}
-    _write_json(out / "noise_sweep.json", sweep)
+    write_json(out / "noise_sweep.json", sweep)
     plot_noise_sweep([(out.name, sweep)], out / "noise_sweep.png")
     return sweep
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def find_ann(args):
-    """--checkpoint; with no choice at all, the shipped model; with --k/--B (the seeds' way of
-    picking a model), runs/<model>_mnist_k<k>B<B>/model.keras, else a shipped one."""
-    if args.checkpoint:
-        path = Path(args.checkpoint)
-        path = path / "model.keras" if path.is_dir() else path
-        if not path.is_file():
-            raise UserError(f"checkpoint {path} does not exist")
-        return path
-    k = 1 if args.k is None else args.k
-    B = 2 if args.B is None else args.B
-    candidates = [Path("runs") / f"{args.model}_mnist_k{k}B{B}" / "model.keras",
-                  pretrained_path(args.model, "mnist", k, B)]
-    if args.k is None and args.B is None:
-        candidates = candidates[1:]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise UserError(f"no trained model for {args.model} k={k} B={B} (looked for "
-                    f"{', '.join(map(str, candidates))}); train one with `python train.py --k {k} --B {B}` "
-                    f"or pass --checkpoint")
 
 
 def model_levels(ann, path, args):
@@ -178,23 +162,6 @@ def model_levels(ann, path, args):
 def default_output_dir(k, B, noise_ratio):
     name = f"k{k}B{B}" + (f"_noise{noise_ratio:g}" if noise_ratio > 0 else "")
     return FIGS_DIR / name
-
-
-def _convert(ann, method):
-    try:
-        return convert(ann, method=method)
-    except (ConversionError, ThresholdError) as err:
-        raise UserError(str(err)) from None
-
-
-def _test_data(dataset, args):
-    try:
-        images, labels = load_arrays(dataset, "test", args.data_dir, verify_md5=args.md5_check)
-    except DataError as err:
-        raise UserError(str(err)) from None
-    if args.limit_test:
-        images, labels = images[:args.limit_test], labels[:args.limit_test]
-    return images.astype(np.float32), labels
 
 
 def _verify(ann, snn, images):
@@ -229,13 +196,6 @@ def _hardware(snn, images, labels, args, out):
     return {key: result.get(key) for key in ("total_cores", "chips", "n_core_required", "agreement", "num_images")}
 
 
-def _save_spiking_model(snn, out):
-    tmp = out / "snn.tmp.keras"
-    snn.save(tmp)
-    os.replace(tmp, out / "snn.keras")
-    export_snn_saved_model(snn, out / "snn.export")
-
-
 def _refresh_figures(out):
     """Redraw the per-configuration figures in figs/ when this run is one of its folders.
 
@@ -247,21 +207,3 @@ def _refresh_figures(out):
         return
     for path in plot_all(out.parent):
         print(f"figure {path}")
-
-
-def _write_json(path, data):
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _tty():
-    import sys
-
-    return sys.stdout.isatty()

@@ -103,6 +103,32 @@ def plot_noise_sweep(sweeps, path):
     return _save(fig, path)
 
 
+def plot_steps(summary, path):
+    """All-integer SNN: accuracy and spikes per image against the time step."""
+    steps = list(range(1, summary["time_steps"] + 1))
+    n = summary["num_images"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, [100 * a for a in summary["snn_accuracy_per_step"]], marker=".", color="#3182bd",
+            label="SNN accuracy")
+    ax.axhline(100 * summary["ann_accuracy"], color="#d62728", linestyle="--",
+               label=f"quantized ANN: {100 * summary['ann_accuracy']:.2f} %")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("test accuracy (%)")
+    low = min(100 * a for a in summary["snn_accuracy_per_step"][min(2, len(steps) - 1):])
+    ax.set_ylim(max(0, low - 1), 100)
+    twin = ax.twinx()
+    spikes = summary["per_step_totals"]["abs_spike"]
+    twin.bar(steps, [s / n for s in spikes], color="#fdae6b", alpha=0.5, label="|spikes| per image at the step")
+    twin.set_ylabel("spikes per image (hidden layers)")
+    ax.set_zorder(twin.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="lower right", fontsize=8)
+    mode = "integer" if summary.get("use_int") else "float"
+    ax.set_title(f"All-integer SNN ({mode} mode), k={summary['k']}: accuracy and spikes per step", fontsize=10)
+    return _save(fig, path)
+
+
 # ------------------------------------------------------------------------------------ helpers
 
 

@@ -177,14 +177,19 @@ def validate(options):
         raise UserError(f"2^k * B must be an integer (the number of spike levels), got k={options['k']}, B={options['B']}")
 
 
+def run_name(model, dataset, k, B):
+    """<model>_<dataset>_k<k>B<B>; all-integer presets have no B, float baselines neither k nor B."""
+    name = f"{model}_{dataset}"
+    if PRESETS[model].quantization == "allint":
+        name += f"_k{k}"
+    elif PRESETS[model].quantization == "median":
+        name += f"_k{k}B{B}"
+    return name
+
+
 def default_output_dir(options, dataset):
-    """runs/<model>_<dataset>_k<k>B<B> (no k, B for the float baselines, which ignore them)."""
-    name = f"{options['model']}_{dataset}"
-    if PRESETS[options["model"]].quantization == "allint":
-        name += f"_k{options['k']}"
-    elif PRESETS[options["model"]].quantization == "median":
-        name += f"_k{options['k']}B{options['B']}"
-    return Path("runs") / name
+    """runs/<run_name>: the run directory train.py uses unless told otherwise."""
+    return Path("runs") / run_name(options["model"], dataset, options["k"], options["B"])
 
 
 def _is_int(value):

@@ -24,7 +24,7 @@ from layers.noise_training import TrainingSpikeDeletion
 from models import DATASETS, build_preset, get_preset, hidden_macs
 from snn_data import load_arrays
 from snn_data.pipelines import eval_dataset, train_dataset
-from training.config import UserError, default_output_dir
+from training.config import UserError, default_output_dir, run_name
 from training.export import export_saved_model
 
 log = logging.getLogger("train")
@@ -218,7 +218,7 @@ def find_checkpoint(options):
 
 
 def pretrained_path(model, dataset, k, B):
-    return PRETRAINED_DIR / f"{model}_{dataset}_k{k}B{B}" / "model.keras"
+    return PRETRAINED_DIR / run_name(model, dataset, k, B) / "model.keras"
 
 
 def load_model_file(path):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import evaluate_snn
@@ -100,3 +101,39 @@ def test_a_float_model_is_refused_with_every_unsupported_layer(tmp_path, data_di
     assert len(err.splitlines()) == 1
     for name in ("act0", "act1", "act2", "act3", "act4"):
         assert name in err
+
+
+ALLINT = REPO / "pretrained" / "lenet_allint_mnist_k0"
+
+
+@pytest.mark.parametrize("use_int", ["True", "False"])
+def test_allint_writes_the_seed_files_per_step(tmp_path, data_dir, use_int):
+    out = tmp_path / "allint"
+    code = evaluate_snn.main(["--method", "allint", "--checkpoint", str(ALLINT), "--time-steps", "8",
+                              "--use_int", use_int, "--use_ternary", "True", "--limit-test", "300",
+                              "--batch-size", "100", "--export", "False", "--data-dir", str(data_dir),
+                              "--output-dir", str(out)])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["time_steps"] == 8 and len(summary["snn_accuracy_per_step"]) == 8
+    assert summary["use_int"] == (use_int == "True")
+    for name in ("accuracy", "spike_num", "spike_collect", "sop_num", "abs_spike", "sum_spike"):
+        assert len((out / f"{name}.txt").read_text().splitlines()) == 3 * 8  # 3 batches x 8 steps
+    accuracy = [int(v) for v in (out / "accuracy.txt").read_text().split()]
+    assert sum(accuracy[7::8]) == round(summary["snn_accuracy"] * 300)  # last step of each batch
+    spikes = [float(v) for v in (out / "spike_num.txt").read_text().split()]
+    abs_step = [float(v) for v in (out / "abs_spike.txt").read_text().split()]
+    assert spikes[:8] == list(np.cumsum(abs_step[:8]))  # cumulative vs per step, first batch
+    assert summary["first_step_all_equal"] is not None and summary["agreement"] == 300
+    assert summary["snn_accuracy"] == summary["ann_accuracy"]
+    assert (out / "steps.png").stat().st_size > 5000
+
+
+def test_allint_refuses_wrong_flags(tmp_path, data_dir, capsys):
+    args = ["--method", "allint", "--checkpoint", str(ALLINT), "--data-dir", str(data_dir)]
+    assert evaluate_snn.main([*args, "--use_ternary", "False"]) == 2
+    assert "pass --use_ternary True" in capsys.readouterr().err
+    assert evaluate_snn.main(["--method", "allint", "--checkpoint", str(SHIPPED), "--data-dir", str(data_dir)]) == 2
+    assert "not an all-integer model" in capsys.readouterr().err
+    assert evaluate_snn.main(["--time-steps", "4"]) == 2
+    assert "scatter-and-gather runs one time step" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""What both evaluation methods share: model lookup, data, conversion errors, outputs."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from conversion import ConversionError, ThresholdError, convert, export_snn_saved_model
+from snn_data import DataError, load_arrays
+from training.config import UserError, run_name
+from training.run import pretrained_path
+
+
+def find_ann(args):
+    """--checkpoint; with no choice at all, the shipped model; with --k/--B (the seeds' way of
+    picking a model), runs/<model>_mnist_k<k>B<B>/model.keras, else a shipped one."""
+    if args.checkpoint:
+        path = Path(args.checkpoint)
+        path = path / "model.keras" if path.is_dir() else path
+        if not path.is_file():
+            raise UserError(f"checkpoint {path} does not exist")
+        return path
+    k = (0 if args.method == "allint" else 1) if args.k is None else args.k
+    B = 2 if args.B is None else args.B
+    candidates = [Path("runs") / run_name(args.model, "mnist", k, B) / "model.keras",
+                  pretrained_path(args.model, "mnist", k, B)]
+    if args.k is None and args.B is None:
+        candidates = candidates[1:]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise UserError(f"no trained model for {args.model} k={k} B={B} (looked for "
+                    f"{', '.join(map(str, candidates))}); train one with `python train.py --model {args.model} "
+                    f"--k {k} --B {B}` or pass --checkpoint")
+
+
+def convert_or_fail(ann, method, **options):
+    """The spiking model; a model that does not convert is a user error (one line)."""
+    try:
+        return convert(ann, method=method, **options)
+    except (ConversionError, ThresholdError) as err:
+        raise UserError(str(err)) from None
+
+
+def test_data(dataset, args):
+    try:
+        images, labels = load_arrays(dataset, "test", args.data_dir, verify_md5=args.md5_check)
+    except DataError as err:
+        raise UserError(str(err)) from None
+    if args.limit_test:
+        images, labels = images[:args.limit_test], labels[:args.limit_test]
+    return images.astype(np.float32), labels
+
+
+def save_spiking_model(snn, out):
+    tmp = out / "snn.tmp.keras"
+    snn.save(tmp)
+    os.replace(tmp, out / "snn.keras")
+    export_snn_saved_model(snn, out / "snn.export")
+
+
+def write_json(path, data):
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def noise_seeds(args, ratio):
+    """The seeds of the runs at noise `ratio`: --seeds of them with noise, one without."""
+    return [args.seed + i for i in range(args.seeds)] if ratio > 0 else [args.seed]
+
+
+def progress_bar(total):
+    return keras.utils.Progbar(total, unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
