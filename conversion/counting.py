@@ -110,7 +110,11 @@ class _Stage:
 
 
 class SpikeCounter:
-    """Accumulates counts over batches: `update(outputs)` with the outputs of `probe_model`."""
+    """Accumulates counts over batches: `update(outputs)` with the outputs of `probe_model`.
+
+    The probe model sums every counted tensor over the batch inside the graph, so only (T, ...)
+    arrays reach numpy (float32 is exact there: a sum of at most batch x L counts per element).
+    """
 
     def __init__(self, snn):
         self.stages = _stages(snn)
@@ -118,28 +122,27 @@ class SpikeCounter:
         outputs = {}
         for stage in self.stages:
             if stage.emitter is not None:
-                outputs[stage.emitter.name] = stage.emitter.output
+                outputs[stage.emitter.name] = _batch_sum(stage.emitter.output)
             if stage.fan_all is not None:
-                outputs["in:" + stage.synapse.name] = stage.synapse.input
+                outputs["in:" + stage.synapse.name] = _batch_sum(stage.synapse.input)
         outputs["logits"] = snn.output
         self.probe_model = keras.Model(snn.input, outputs, name=f"{snn.name}_probe")
         self.report = SpikeReport(0, self.time_steps, [stage.row for stage in self.stages])
 
     def update(self, outputs):
         """Add one batch; returns nothing. `outputs` is the probe model's dict (numpy or tensors)."""
-        first = next(iter(outputs.values()))
-        self.report.num_images += int(np.shape(first)[0])
+        self.report.num_images += int(np.shape(outputs["logits"])[0])
         spikes_t = np.zeros(self.time_steps)
         sops_t = np.zeros(self.time_steps)
         for stage in self.stages:
             row = stage.row
             if stage.emitter is not None:
-                per_t = np.asarray(outputs[stage.emitter.name], np.float64)
-                per_t = per_t.reshape(per_t.shape[0], per_t.shape[1], -1).sum(axis=(0, 2))
+                per_t = np.asarray(outputs[stage.emitter.name], np.float64)  # (T, ...)
+                per_t = per_t.reshape(self.time_steps, -1).sum(axis=1)
                 row.spikes += int(per_t.sum())
                 spikes_t += per_t if row.counted else 0
             if stage.fan_all is not None:
-                counts = np.asarray(outputs["in:" + stage.synapse.name], np.float64).sum(axis=0)  # (T, ...)
+                counts = np.asarray(outputs["in:" + stage.synapse.name], np.float64)  # (T, ...)
                 all_t = stage.levels * (counts * stage.fan_all).reshape(self.time_steps, -1).sum(axis=1)
                 nonzero = stage.levels * float((counts * stage.fan_nonzero).sum())
                 row.sops = (row.sops or 0) + int(all_t.sum())
@@ -150,6 +153,10 @@ class SpikeCounter:
                 row.firing_rate = row.spikes / (row.sub_neurons * self.time_steps * self.report.num_images)
         self.report.spike_num.extend(np.cumsum(spikes_t).tolist())
         self.report.sop_num.extend((2 * np.cumsum(sops_t)).tolist())
+
+
+def _batch_sum(tensor):
+    return keras.ops.sum(tensor, axis=0)
 
 
 def count_spikes(snn, images, batch_size=200):
