@@ -137,3 +137,26 @@ def test_allint_refuses_wrong_flags(tmp_path, data_dir, capsys):
     assert "not an all-integer model" in capsys.readouterr().err
     assert evaluate_snn.main(["--time-steps", "4"]) == 2
     assert "scatter-and-gather runs one time step" in capsys.readouterr().err
+
+
+def test_hardware_option_maps_simulates_and_reports(tmp_path, data_dir):
+    out = tmp_path / "hw"
+    assert evaluate_snn.main(["--checkpoint", str(SHIPPED), "--hardware", "paicore", "--hardware-images", "300",
+                              "--paibox", "none", "--limit-test", "600", "--export", "False",
+                              "--data-dir", str(data_dir), "--output-dir", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["hardware"]["agreement"] == summary["hardware"]["num_images"] == 300
+    assert summary["hardware"]["total_cores"] == json.loads((out / "hardware.json").read_text())["total_cores"]
+    assert (out / "hardware_grid.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize("core, fragment", [
+    ("crossbar256", "layer act2: axons: needs 1600 per neuron"),
+    ("missing.yaml", "missing.yaml"),
+])
+def test_hardware_that_does_not_fit_is_one_line(tmp_path, data_dir, capsys, core, fragment):
+    code = evaluate_snn.main(["--checkpoint", str(SHIPPED), "--hardware", core, "--limit-test", "200",
+                              "--export", "False", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "hw")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err
