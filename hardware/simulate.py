@@ -150,15 +150,17 @@ class CoreSimulator:
             shapes.setdefault(unique.T.shape, []).append(entry)
         return [_Group(*zip(*entries), self.dtypes[li]) for entries in shapes.values()]
 
-    def run(self, encoder_counts, threads=1):
+    def run(self, encoder_counts, threads=1, chunk=128):
         """encoder_counts (B, 1, H, W, C) -> ([counts per layer], [tick of each layer]).
 
         `threads`: BLAS threads while simulating (default 1: parallel over crossbars does not pay
-        for small GEMMs; None leaves the BLAS setting alone)."""
-        if threads is None:
-            return self._run(encoder_counts)
-        with blas_threads(threads):
-            return self._run(encoder_counts)
+        for small GEMMs; None leaves the BLAS setting alone). `chunk`: images simulated at once;
+        small chunks keep each layer's gathered crossbar inputs in cache (measured: 128 images at
+        a time is about 1.4x faster than 1000 on the shipped LeNet)."""
+        with blas_threads(threads) if threads is not None else contextlib.nullcontext():
+            parts = [self._run(encoder_counts[i:i + chunk]) for i in range(0, len(encoder_counts), chunk)]
+        outputs = [np.concatenate(layer_parts) for layer_parts in zip(*(p[0] for p in parts))]
+        return outputs, parts[0][1]
 
     def _run(self, encoder_counts):
         counts = np.asarray(encoder_counts)[:, 0]
