@@ -1,4 +1,6 @@
 """The single entry point: map, validate, simulate against the Keras SNN, export, report."""
+import contextlib
+import io
 import time
 from pathlib import Path
 
@@ -81,6 +83,12 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
 
 
 def _paibox(net, out_dir, count_only):
+    # PAIBox prints its build steps; the report says what it did.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _paibox_quiet(net, out_dir, count_only)
+
+
+def _paibox_quiet(net, out_dir, count_only):
     from hardware.paibox_export import paibox_count, paibox_export
 
     result = {}

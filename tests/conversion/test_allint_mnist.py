@@ -47,6 +47,8 @@ def _check_exact(model, images, labels, time_steps):
           f"{len(images)} equal: {checks[True].first_equal_step}; converged steps per layer: "
           f"{ {row.name: row.converged_step for row in checks[True].layers} }")
     assert checks[False].agreement_per_step == checks[True].agreement_per_step
+    # float and integer mode predict the same class for every image at every step
+    np.testing.assert_array_equal(checks[False].predictions, checks[True].predictions)
     for use_int, check in checks.items():
         # Counts are exact; the logits need not be bit-identical: the readout's float32 matmul on
         # (batch, T, units) sums in another order than the ANN's Dense on (batch, units).
