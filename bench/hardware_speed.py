@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from cli_utils import import_tensorflow_quietly  # noqa: E402
 
@@ -63,10 +64,10 @@ def main():
     parser.add_argument("--images", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--data", default=os.environ.get("SNN_DATA_DIR", "../shared/data"))
+    parser.add_argument("--data-dir", default=os.environ.get("SNN_DATA_DIR", str(REPO.parent / "shared" / "data")))
     args = parser.parse_args()
-    snn = convert(keras.models.load_model("pretrained/lenet_mnist_k1B2/model.keras"), method="sg")
-    x, _ = load_arrays("mnist", "test", args.data)
+    snn = convert(keras.models.load_model(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"), method="sg")
+    x, _ = load_arrays("mnist", "test", args.data_dir)
     x = x[:args.images].astype("float32")
     net, spec, plans, cores, chips, routes = map_network(snn, "paicore")
     t0 = time.perf_counter()

@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from cli_utils import import_tensorflow_quietly  # noqa: E402
 
@@ -49,7 +50,7 @@ def main():
     images = images.astype(np.float32)
     if args.method == "allint":
         return _allint(args, images)
-    ann = keras.models.load_model(args.checkpoint or "pretrained/lenet_mnist_k1B2/model.keras")
+    ann = keras.models.load_model(args.checkpoint or REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras")
     snn = convert(ann, method="sg")
     timers = {
         "ANN": lambda: ann.predict(images, batch_size=args.batch_size, verbose=0),
@@ -64,7 +65,7 @@ def main():
 
 
 def _allint(args, images):
-    ann = keras.models.load_model(args.checkpoint or "pretrained/lenet_allint_mnist_k0/model.keras")
+    ann = keras.models.load_model(args.checkpoint or REPO / "pretrained" / "lenet_allint_mnist_k0" / "model.keras")
     result = measure_allint(ann, images[:args.batches * args.batch_size], args.time_steps, args.repeats,
                             args.batch_size)
     print(f"ANN {ann.name}: {result['ann_s'] * 1e3:8.1f} ms per batch of {args.batch_size} "

@@ -12,19 +12,26 @@ import numpy as np
 
 from conversion import SEED_FILES, AllIntCounter, add_noise, verify_allint
 from conversion.allint_eval import first_equal_step, stable_from_step
-from evaluation.common import convert_or_fail, noise_seeds, progress_bar, save_spiking_model, test_data, write_json
+from evaluation.common import (
+    convert_or_fail,
+    default_output_dir,
+    noise_seeds,
+    progress_bar,
+    save_spiking_model,
+    test_data,
+    write_json,
+)
 from evaluation.report import format_allint_table
 from layers import QuantActivation, QuantConv2D, QuantDense
 from training.config import UserError
 from training.run import EVAL_BATCH
 
-FIGS_DIR = Path("figs")
-
-
 def run_allint(args, ann, ann_path, dataset):
     k = hidden_level(ann, ann_path, args)
     snn = convert_or_fail(ann, "allint", time_steps=args.time_steps, use_int=args.use_int)
-    out = Path(args.output_dir or default_output_dir(args, k))
+    folder = ("WQ" if args.use_ternary else "NWQ") + ("_INT" if args.use_int else "")
+    name = f"k{k}" + (f"_noise{args.noise_ratio:g}" if args.noise_ratio > 0 else "")
+    out = Path(args.output_dir or default_output_dir(ann, dataset, name, prefix=folder))
     images, labels = test_data(dataset, args)
     mode = "integer" if args.use_int else "float"
     print(f"{ann_path}: all-integer conversion ({mode} mode), k={k}, T={args.time_steps}, "
@@ -127,12 +134,6 @@ def hidden_level(ann, path, args):
         raise UserError(f"{path} has {'ternary' if ternary else 'float'} hidden weights: "
                         f"pass --use_ternary {ternary}")
     return k
-
-
-def default_output_dir(args, k):
-    folder = ("WQ" if args.use_ternary else "NWQ") + ("_INT" if args.use_int else "")
-    name = f"k{k}" + (f"_noise{args.noise_ratio:g}" if args.noise_ratio > 0 else "")
-    return FIGS_DIR / folder / name
 
 
 def _verify(ann, snn, images):

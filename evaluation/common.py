@@ -10,7 +10,12 @@ import numpy as np
 from conversion import ConversionError, ThresholdError, convert, export_snn_saved_model
 from snn_data import DataError, load_arrays
 from training.config import UserError, run_name
-from training.run import pretrained_path
+from models import PRESETS
+from training.run import PRETRAINED_DIR
+
+FIGS_DIR = Path("figs")
+# Networks whose runs keep the seeds' own folder names (figs/k1B2, figs/WQ_INT/k0).
+SEED_LAYOUT = {("lenet", "mnist"), ("lenet_allint", "mnist")}
 
 
 def find_ann(args):
@@ -24,16 +29,29 @@ def find_ann(args):
         return path
     k = (0 if args.method == "allint" else 1) if args.k is None else args.k
     B = 2 if args.B is None else args.B
-    candidates = [Path("runs") / run_name(args.model, "mnist", k, B) / "model.keras",
-                  pretrained_path(args.model, "mnist", k, B)]
+    name = run_name(args.model, PRESETS[args.model].dataset, k, B)
+    candidates = [Path("runs") / name / "model.keras", PRETRAINED_DIR / name / "model.keras"]
     if args.k is None and args.B is None:
         candidates = candidates[1:]
     for path in candidates:
         if path.is_file():
             return path
-    raise UserError(f"no trained model for {args.model} k={k} B={B} (looked for "
-                    f"{', '.join(map(str, candidates))}); train one with `python train.py --model {args.model} "
-                    f"--k {k} --B {B}` or pass --checkpoint")
+    levels = f"--k {k}" + ("" if PRESETS[args.model].quantization == "allint" else f" --B {B}")
+    raise UserError(f"no trained model {name} (looked for {', '.join(map(str, candidates))}); train one "
+                    f"with `python train.py --model {args.model} {levels}` or pass --checkpoint")
+
+
+def check_model_name(ann, path, args):
+    """--model given together with --checkpoint must name the checkpoint's preset."""
+    if args.model_given and args.checkpoint and ann.name != args.model:
+        raise UserError(f"{path} is a {ann.name} model, not {args.model}")
+
+
+def default_output_dir(ann, dataset, name, prefix=""):
+    """figs/[prefix/]name for the seeds' LeNet on MNIST; figs/<model>_<dataset>/[prefix/]name for
+    any other network, so that runs of different networks never share a folder."""
+    base = FIGS_DIR if (ann.name, dataset) in SEED_LAYOUT else FIGS_DIR / f"{ann.name}_{dataset}"
+    return base / prefix / name
 
 
 def convert_or_fail(ann, method, **options):

@@ -92,6 +92,7 @@ def parse_args(argv=None):
         raise UserError(f"B must be >= 1, got {args.B}")
     if args.B is not None and float(args.B).is_integer():
         args.B = int(args.B)
+    args.model_given = args.model is not None
     if args.model is None:
         args.model = "lenet_allint" if args.method == "allint" else "lenet"
     if args.model not in PRESETS:
@@ -106,6 +107,10 @@ def parse_args(argv=None):
     if args.method == "allint" and args.hardware:
         raise UserError("--hardware maps scatter-and-gather SNNs; all-integer SNNs need signed spikes, "
                         "which PAICORE neurons do not emit")
+    if args.method == "allint" and args.noise_sweep:
+        raise UserError("--noise-sweep is for --method sg; for allint run --noise_ratio r --seeds N per ratio")
+    if args.noise_sweep is not None and not args.noise_sweep:
+        raise UserError("--noise-sweep needs at least one ratio, e.g. 0,0.1,0.2")
     if args.method == "allint" and args.time_steps is None:
         args.time_steps = 30
     return args

@@ -15,7 +15,10 @@ import numpy as np
 from conversion import SpikeCounter, add_noise
 from conversion import verify as verify_layers
 from evaluation.common import (
+    FIGS_DIR,
+    check_model_name,
     convert_or_fail,
+    default_output_dir,
     find_ann,
     noise_seeds,
     progress_bar,
@@ -28,20 +31,21 @@ from layers import QuantActivation
 from training.config import UserError
 from training.run import EVAL_BATCH, infer_dataset, load_model_file
 
-FIGS_DIR = Path("figs")
-
-
 def run(args):
     ann_path = find_ann(args)
     ann = load_model_file(ann_path)
+    check_model_name(ann, ann_path, args)
     dataset = infer_dataset(ann)
+    if args.hardware:
+        _check_core(args.hardware)  # before the evaluation, so that a bad core file fails at once
     if args.method == "allint":
         from evaluation.allint_run import run_allint
 
         return run_allint(args, ann, ann_path, dataset)
     snn = convert_or_fail(ann, args.method)  # first: its error lists every layer that does not convert
     k, B = model_levels(ann, ann_path, args)
-    out = Path(args.output_dir or default_output_dir(k, B, args.noise_ratio))
+    name = f"k{k}B{B}" + (f"_noise{args.noise_ratio:g}" if args.noise_ratio > 0 else "")
+    out = Path(args.output_dir or default_output_dir(ann, dataset, name))
     images, labels = test_data(dataset, args)
     print(f"{ann_path}: {args.method} conversion, k={k}, B={B}, {len(images)} {dataset} test images -> {out}")
 
@@ -159,11 +163,6 @@ def model_levels(ann, path, args):
     return k, B
 
 
-def default_output_dir(k, B, noise_ratio):
-    name = f"k{k}B{B}" + (f"_noise{noise_ratio:g}" if noise_ratio > 0 else "")
-    return FIGS_DIR / name
-
-
 def _verify(ann, snn, images):
     result = verify_layers(ann, snn, images)
     for row in result.layers:
@@ -176,6 +175,15 @@ def _verify(ann, snn, images):
         "logits_exact": result.logit_ratio_exact,
         "layers": [row.__dict__ for row in result.layers],
     }
+
+
+def _check_core(core):
+    from hardware import HardwareError, resolve_spec
+
+    try:
+        resolve_spec(core)
+    except HardwareError as err:
+        raise UserError(str(err)) from None
 
 
 def _hardware(snn, images, labels, args, out):
@@ -203,7 +211,7 @@ def _refresh_figures(out):
     """
     from figs.plots import plot_all
 
-    if out.resolve().parent != FIGS_DIR.resolve():
+    if FIGS_DIR.resolve() not in (out.resolve().parent, out.resolve().parent.parent):
         return
     for path in plot_all(out.parent):
         print(f"figure {path}")

@@ -48,10 +48,11 @@ def _read_idx(path, expected_magic):
             data = handle.read()
     except (OSError, EOFError) as err:
         raise DataError(f"cannot read {path}: {err}") from None
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic != expected_magic:
-        raise DataError(f"{path}: not an IDX file of the expected kind (magic {magic})")
-    ndim = magic & 0xFF
+    if len(data) < 4 or struct.unpack(">I", data[:4])[0] != expected_magic:
+        raise DataError(f"{path}: not an IDX file of the expected kind")
+    ndim = expected_magic & 0xFF
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated header")
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if array.size != int(np.prod(shape)):
@@ -62,22 +63,21 @@ def _read_idx(path, expected_magic):
 def read_cifar10(split, directory, verify_md5=True):
     images, labels = [], []
     for name in _CIFAR10_NAMES[split]:
-        batch = _unpickle(dataset_file("cifar10", name, directory, verify_md5))
-        images.append(_cifar_images(batch))
-        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+        batch_images, batch_labels = _cifar_fields(dataset_file("cifar10", name, directory, verify_md5), b"labels")
+        images.append(batch_images)
+        labels.append(batch_labels)
     return np.concatenate(images), np.concatenate(labels)
 
 
 def read_cifar100(split, directory, verify_md5=True):
-    batch = _unpickle(dataset_file("cifar100", split, directory, verify_md5))
-    return _cifar_images(batch), np.asarray(batch[b"fine_labels"], dtype=np.int64)
+    return _cifar_fields(dataset_file("cifar100", split, directory, verify_md5), b"fine_labels")
 
 
 def _unpickle(path):
     try:
         with open(path, "rb") as handle:
             return pickle.load(handle, encoding="bytes")
-    except (OSError, pickle.UnpicklingError, EOFError) as err:
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError) as err:
         raise DataError(f"cannot read {path}: {err}") from None
 
 
@@ -85,3 +85,15 @@ def _cifar_images(batch):
     # Official layout: rows of 3072 bytes, channel-major (1024 R, 1024 G, 1024 B), 32x32 each.
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+
+def _cifar_fields(path, label_key):
+    """(images, labels) of one pickle, or a DataError naming what is wrong with it."""
+    batch = _unpickle(path)
+    try:
+        images, labels = _cifar_images(batch), np.asarray(batch[label_key], dtype=np.int64)
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"{path}: not a CIFAR batch in the official layout ({type(err).__name__}: {err})") from None
+    if len(images) != len(labels):
+        raise DataError(f"{path}: {len(images)} images but {len(labels)} labels")
+    return images, labels

@@ -148,6 +148,10 @@ def read_config_file(path):
 
 
 def validate(options):
+    for name in ("model", "dataset", "data_dir", "output_dir", "checkpoint", "export"):
+        value = options[name]
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{name} must be a string, got {value!r}")
     if options["model"] not in PRESETS:
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
     if options["dataset"] is not None and options["dataset"] not in DATASETS:

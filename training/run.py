@@ -30,8 +30,10 @@ from training.export import export_saved_model
 log = logging.getLogger("train")
 EVAL_BATCH = 1000
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
-# Options that define the network: a resumed run must not change them.
-_IDENTITY = ("model", "dataset", "k", "B", "use_ternary", "train_noise")
+# Options that define the network, its data and its learning-rate schedule: a resumed run must
+# not change them (the schedule's length is fixed when the optimizer is built).
+_IDENTITY = ("model", "dataset", "k", "B", "use_ternary", "train_noise", "epochs", "batch_size",
+             "learning_rate", "seed", "augment", "limit_train")
 
 
 def run(options):
@@ -48,6 +50,10 @@ def run(options):
 def run_training(options):
     out = Path(options["output_dir"] or default_output_dir(options, options["dataset"]))
     out.mkdir(parents=True, exist_ok=True)
+    resuming = options["resume"] and (out / "checkpoint" / "state.json").is_file()
+    if not resuming:  # a new run in an old folder starts its log and history afresh
+        for stale in ("train.log", "history.csv", "metrics.json", "checkpoint/state.json"):
+            (out / stale).unlink(missing_ok=True)
     _setup_logging(out / "train.log")
     train_x, train_y = _limit(*_load(options, "train"), options["limit_train"])
     test_x, test_y = _limit(*_load(options, "test"), options["limit_test"])
@@ -90,11 +96,12 @@ def _resume_or_build(options, out, steps_per_epoch):
         for key in _IDENTITY:
             if state["options"].get(key) != options[key]:
                 raise UserError(
-                    f"cannot resume {out}: it was trained with {key}={state['options'].get(key)!r}, "
-                    f"not {options[key]!r}"
+                    f"cannot resume {out}: it was started with {key}={state['options'].get(key)!r}, "
+                    f"not {options[key]!r} (start a new run in another --output-dir to change it)"
                 )
         model = keras.models.load_model(out / "checkpoint" / "last.keras")
         log.info("resuming %s after epoch %d", out, state["completed_epochs"])
+        _truncate_history(out / "history.csv", state["completed_epochs"])
         return model, state["completed_epochs"]
     if options["resume"]:
         log.info("no checkpoint in %s: starting a new run", out)
@@ -253,6 +260,19 @@ def _load(options, split):
 
 def _limit(images, labels, limit):
     return (images, labels) if limit is None else (images[:limit], labels[:limit])
+
+
+def _truncate_history(path, completed_epochs):
+    """Drop rows of epochs after the checkpoint (an epoch logged but killed before its save)."""
+    if not path.is_file():
+        return
+    rows = list(csv.DictReader(open(path)))
+    kept = [row for row in rows if int(row["epoch"]) <= completed_epochs]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
 
 
 def _append_history(path, row):

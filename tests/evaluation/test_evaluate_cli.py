@@ -79,7 +79,7 @@ def test_noise_sweep_writes_json_and_plot(tmp_path, data_dir):
         (["--seeds", "0"], "expected a positive integer"),
         (["--checkpoint", "nowhere.keras"], "checkpoint nowhere.keras does not exist"),
         (["--checkpoint", "pretrained/lenet_mnist_k1B2", "--k", "0"], "was trained with k=1, not k=0"),
-        (["--k", "5", "--B", "7"], "no trained model for lenet k=5 B=7"),
+        (["--k", "5", "--B", "7"], "no trained model lenet_mnist_k5B7"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, fragment):
@@ -137,6 +137,13 @@ def test_allint_refuses_wrong_flags(tmp_path, data_dir, capsys):
     assert "not an all-integer model" in capsys.readouterr().err
     assert evaluate_snn.main(["--time-steps", "4"]) == 2
     assert "scatter-and-gather runs one time step" in capsys.readouterr().err
+    assert evaluate_snn.main([*args, "--noise-sweep", "0,0.1"]) == 2
+    assert "--noise-sweep is for --method sg" in capsys.readouterr().err
+
+
+def test_model_must_match_the_checkpoint(data_dir, capsys):
+    assert evaluate_snn.main(["--checkpoint", str(SHIPPED), "--model", "vgg", "--data-dir", str(data_dir)]) == 2
+    assert "is a lenet model, not vgg" in capsys.readouterr().err
 
 
 def test_hardware_option_maps_simulates_and_reports(tmp_path, data_dir):

@@ -54,6 +54,18 @@ def test_truncated_file_is_a_data_error(tmp_path, data_dir):
         load_arrays("mnist", "test", tmp_path, verify_md5=False)
 
 
+def test_unofficial_files_are_data_errors_even_unchecked(cifar10_files, tmp_path):
+    data, _ = cifar10_files
+    (data / "cifar-10-batches-py" / "data_batch_2").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="data_batch_2"):
+        load_arrays("cifar10", "train", data, verify_md5=False)
+    (tmp_path / "m" / "mnist").mkdir(parents=True)
+    for name in MNIST_FILES:
+        (tmp_path / "m" / "mnist" / name).write_bytes(gzip.compress(b"\x00\x00"))
+    with pytest.raises(DataError, match="not an IDX file"):
+        load_arrays("mnist", "test", tmp_path / "m", verify_md5=False)
+
+
 def test_env_var_is_the_default_data_dir(monkeypatch, data_dir):
     monkeypatch.setenv("SNN_DATA_DIR", str(data_dir))
     assert load_arrays("mnist", "test")[0].shape == (10000, 28, 28, 1)

@@ -75,12 +75,26 @@ def test_resume_after_sigkill_continues_from_the_last_epoch(tmp_path, data_dir):
     assert json.loads(state.read_text())["completed_epochs"] == 3
 
 
-def test_resume_refuses_a_different_network(tmp_path, data_dir):
+def test_resume_refuses_a_different_network_or_schedule(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
     assert train.main(["--epochs", "1", "--data-dir", str(data_dir), "--output-dir", str(out), *SMALL]) == 0
-    code = train.main(["--epochs", "2", "--k", "0", "--resume", "--data-dir", str(data_dir),
-                       "--output-dir", str(out), *SMALL])
-    assert code == 2
+    capsys.readouterr()
+    assert train.main(["--epochs", "1", "--k", "0", "--resume", "--data-dir", str(data_dir),
+                       "--output-dir", str(out), *SMALL]) == 2
+    assert "started with k=1, not 0" in capsys.readouterr().err
+    # the learning-rate schedule's length is fixed by --epochs: more epochs cannot be resumed
+    assert train.main(["--epochs", "2", "--resume", "--data-dir", str(data_dir), "--output-dir", str(out),
+                       *SMALL]) == 2
+    assert "started with epochs=1, not 2" in capsys.readouterr().err
+
+
+def test_a_new_run_in_an_old_folder_starts_a_fresh_history(tmp_path, data_dir):
+    out = tmp_path / "run"
+    args = ["--epochs", "1", "--data-dir", str(data_dir), "--output-dir", str(out), "--limit-train", "300",
+            "--limit-test", "100"]
+    assert train.main(args) == 0 and train.main(args) == 0
+    assert [r["epoch"] for r in csv.DictReader(open(out / "history.csv"))] == ["1"]
+    assert (out / "train.log").read_text().count("epoch 1/1") == 1
 
 
 @pytest.mark.parametrize(
