@@ -1,0 +1,67 @@
+"""PAICORE core counts of the shipped MNIST LeNet and of the CIFAR VGG (k=1, B=2), ours next to
+PAIBox's `n_core_required`, in one process.
+
+    python bench/core_counts.py [--no-paibox]
+
+The VGG has random weights and random BN statistics (seeded): core counts depend on the layer
+shapes and the L = 2^k B sub-neurons, not on the trained values, as long as the thresholds are
+finite. Ours is an estimate-only mapping (no weight tables), neuron copies included.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cli_utils import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import layers  # noqa: E402,F401
+from conversion import convert  # noqa: E402
+from hardware import map_network  # noqa: E402
+from models import build_preset  # noqa: E402
+
+
+def random_vgg(seed=0):
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    ann = build_preset("vgg", k=1, B=2)
+    for layer in ann.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.uniform(0, 1, c), rng.normal(0, 2, c),
+                               rng.uniform(5, 20, c)])
+    return ann
+
+
+def count(name, ann, paibox):
+    net, _, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True)
+    per_layer = ", ".join(f"{p.name} {p.cores}" for p in plans)
+    line = f"{name:12s} ours {sum(p.cores for p in plans):6d} cores on {chips} chip(s) ({per_layer})"
+    if paibox:
+        from hardware.paibox_export import paibox_count
+
+        try:
+            result = paibox_count(net)
+            line += f"; PAIBox n_core_required {result['n_core_required']} ({result['per_layer']})"
+        except Exception as err:  # PAIBox's own limits
+            line += f"; PAIBox fails: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+    print(line)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-paibox", action="store_true")
+    args = parser.parse_args()
+    lenet = keras.models.load_model(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras")
+    count("lenet k1B2", lenet, not args.no_paibox)
+    count("vgg k1B2", random_vgg(), not args.no_paibox)
+
+
+if __name__ == "__main__":
+    main()
