@@ -28,7 +28,8 @@ from training.run import EVAL_BATCH
 
 def run_allint(args, ann, ann_path, dataset):
     k = hidden_level(ann, ann_path, args)
-    snn = convert_or_fail(ann, "allint", time_steps=args.time_steps, use_int=args.use_int)
+    snn = convert_or_fail(ann, "allint", time_steps=args.time_steps, use_int=args.use_int,
+                          calibrate=args.calibrate)
     folder = ("WQ" if args.use_ternary else "NWQ") + ("_INT" if args.use_int else "")
     name = f"k{k}" + (f"_noise{args.noise_ratio:g}" if args.noise_ratio > 0 else "")
     out = Path(args.output_dir or default_output_dir(ann, dataset, name, prefix=folder))

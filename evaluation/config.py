@@ -67,6 +67,9 @@ def build_parser():
     p.add_argument("--data-dir", "--data_dir", dest="data_dir", help="default $SNN_DATA_DIR")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir",
                    help="default figs/k<k>B<B>/ (noise-free) or figs/k<k>B<B>_noise<r>/")
+    p.add_argument("--calibrate", type=str2bool, default=True,
+                   help="place thresholds at the float32 ANN's own switch points (default True); False keeps "
+                   "the exact-math thresholds (diagnostic: they can differ from the ANN near ties)")
     p.add_argument("--verify", action="store_true",
                    help="per layer, count neurons whose spike count differs from 2^k x the ANN activation")
     p.add_argument("--export", type=str2bool, default=True, help="write snn.keras and snn.export (default True)")

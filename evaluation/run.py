@@ -42,7 +42,8 @@ def run(args):
         from evaluation.allint_run import run_allint
 
         return run_allint(args, ann, ann_path, dataset)
-    snn = convert_or_fail(ann, args.method)  # first: its error lists every layer that does not convert
+    # first: its error lists every layer that does not convert
+    snn, conversion = convert_or_fail(ann, args.method, calibrate=args.calibrate, return_report=True)
     k, B = model_levels(ann, ann_path, args)
     name = f"k{k}B{B}" + (f"_noise{args.noise_ratio:g}" if args.noise_ratio > 0 else "")
     out = Path(args.output_dir or default_output_dir(ann, dataset, name))
@@ -60,6 +61,8 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     write_seed_files(out, runs[0])
     summary = build_summary(args, ann_path, dataset, k, B, ann_pred, labels, runs)
+    summary["calibrated"] = args.calibrate
+    summary["threshold_corrections"] = {name: row["corrections"] for name, row in conversion.items()}
     if args.verify:
         summary["verify"] = _verify(ann, snn, images)
     if args.noise_sweep:

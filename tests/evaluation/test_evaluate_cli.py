@@ -27,6 +27,7 @@ def test_shipped_model_is_lossless_on_the_full_test_set(tmp_path, data_dir, caps
     assert summary["agreement"] == 10000
     assert summary["snn_accuracy"] == summary["ann_accuracy"]
     assert summary["verify"]["differing_total"] == 0 and summary["verify"]["logits_exact"]
+    assert summary["calibrated"] and set(summary["threshold_corrections"]) == {"act0", "act1", "act2", "act3", "act4"}
     assert all(row["differing"] == 0 for row in summary["verify"]["layers"])
     assert [row["name"] for row in summary["verify"]["layers"]] == ["act0", "act1", "act2", "act3", "act4"]
     assert summary["totals"]["macs_hidden"] == 1_163_264
@@ -139,6 +140,14 @@ def test_allint_refuses_wrong_flags(tmp_path, data_dir, capsys):
     assert "scatter-and-gather runs one time step" in capsys.readouterr().err
     assert evaluate_snn.main([*args, "--noise-sweep", "0,0.1"]) == 2
     assert "--noise-sweep is for --method sg" in capsys.readouterr().err
+
+
+def test_exact_math_thresholds_are_a_diagnostic_option(tmp_path, data_dir):
+    assert _main(tmp_path, "--calibrate", "False", "--limit-test", "200", "--export", "False",
+                 "--data-dir", str(data_dir)) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["calibrated"] is False
+    assert all(moved == 0 for moved in summary["threshold_corrections"].values())
 
 
 def test_model_must_match_the_checkpoint(data_dir, capsys):
