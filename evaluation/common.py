@@ -11,7 +11,7 @@ from conversion import ConversionError, ThresholdError, convert, export_snn_save
 from snn_data import DataError, load_arrays
 from training.config import UserError, run_name
 from models import PRESETS
-from training.run import PRETRAINED_DIR
+from training.run import PRETRAINED_DIR, load_model_file, save_keras_copy
 
 FIGS_DIR = Path("figs")
 # Networks whose runs keep the seeds' own folder names (figs/k1B2, figs/WQ_INT/k0).
@@ -39,6 +39,16 @@ def find_ann(args):
     levels = f"--k {k}" + ("" if PRESETS[args.model].quantization == "allint" else f" --B {B}")
     raise UserError(f"no trained model {name} (looked for {', '.join(map(str, candidates))}); train one "
                     f"with `python train.py --model {args.model} {levels}` or pass --checkpoint")
+
+
+def load_ann(path, args):
+    """The quantized ANN at `path`; a TensorLayer .npz is assigned to --model built with --k/--B
+    (and --use_ternary), and kept as .keras with --save-keras."""
+    default_k = 0 if args.method == "allint" else 1
+    ann = load_model_file(path, args.model, None, default_k if args.k is None else args.k,
+                          2 if args.B is None else args.B, args.use_ternary)
+    save_keras_copy(ann, args.save_keras)
+    return ann
 
 
 def check_model_name(ann, path, args):

@@ -37,8 +37,12 @@ def build_parser():
         prog="evaluate_snn.py",
         description="Convert a quantized CNN into a spiking network, evaluate it, count spikes and SOPs.",
     )
-    p.add_argument("--checkpoint", help="the quantized model (.keras or run directory); default: "
+    p.add_argument("--checkpoint", help="the quantized model (.keras, run directory, or a TensorLayer .npz of "
+                   "the seeds' code, assigned to --model built with --k/--B); default: "
                    "runs/<model>_mnist_k<k>B<B>, else the shipped pretrained/lenet_mnist_k1B2")
+    p.add_argument("--save-keras", "--save_keras", dest="save_keras",
+                   help="also write the quantized ANN as this .keras file (for a --checkpoint .npz: the "
+                   "imported model, usable from then on)")
     p.add_argument("--model", help="preset used to find the default checkpoint (default lenet; "
                    "lenet_allint with --method allint)")
     p.add_argument("--k", type=int, help="pick the default checkpoint for this k (default 1; 0 with --method allint)")
@@ -95,6 +99,8 @@ def parse_args(argv=None):
         raise UserError(f"B must be >= 1, got {args.B}")
     if args.B is not None and float(args.B).is_integer():
         args.B = int(args.B)
+    if args.save_keras is not None and not args.save_keras.endswith(".keras"):
+        raise UserError(f"--save-keras needs a path ending in .keras, got {args.save_keras}")
     args.model_given = args.model is not None
     if args.model is None:
         args.model = "lenet_allint" if args.method == "allint" else "lenet"

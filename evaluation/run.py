@@ -20,6 +20,7 @@ from evaluation.common import (
     convert_or_fail,
     default_output_dir,
     find_ann,
+    load_ann,
     noise_seeds,
     progress_bar,
     save_spiking_model,
@@ -29,11 +30,11 @@ from evaluation.common import (
 from evaluation.report import format_table, write_seed_files
 from layers import QuantActivation
 from training.config import UserError
-from training.run import EVAL_BATCH, infer_dataset, load_model_file
+from training.run import EVAL_BATCH, infer_dataset
 
 def run(args):
     ann_path = find_ann(args)
-    ann = load_model_file(ann_path)
+    ann = load_ann(ann_path, args)
     check_model_name(ann, ann_path, args)
     dataset = infer_dataset(ann)
     if args.hardware:

@@ -27,7 +27,11 @@ class Preset:
     description: str
 
 
-_LENET = "16C5-P2-32C5-P2-256"
+# The seeds' code network (Quant_LeNet_MNIST.py): a float SAME 16C5 encoder on the 28x28 image, then
+# ternary 16C5 VALID (24x24), P2, 32C5 VALID, P2 and the 256-unit layer as a 4x4 VALID conv.
+_LENET = "16C5s-16C5v-P2-32C5v-P2-256C4v"
+# The README's formula network "16C5-P2-32C5-P2-256" (its 1,163,264 hidden MACs); no SAME encoder.
+_LENET_README = "16C5-P2-32C5-P2-256"
 _LENET_ALLINT = "32C5-P2-64C5-P2-1000"
 # conv00 (encoding) + conv0, conv1, ..., conv10 (the last 512C3 is VALID: 3x3 -> 1x1).
 _VGG = "64C3-64C3*2-P2-128C3*2-P2-256C3*2-P2-512C3-512C3v"
@@ -37,8 +41,12 @@ PRESETS = {
     p.name: p
     for p in (
         Preset("lenet", _LENET, "valid", "mnist", "median",
-               "scatter-and-gather LeNet (MNIST), 1,163,264 hidden MACs"),
+               "the seeds' code LeNet (MNIST), 26,880 ANN neurons, 4,849,664 hidden MACs"),
         Preset("lenet_fp", _LENET, "valid", "mnist", "float", "full-precision baseline of lenet"),
+        Preset("lenet_readme", _LENET_README, "valid", "mnist", "median",
+               "the README's formula LeNet (MNIST), 1,163,264 hidden MACs"),
+        Preset("lenet_readme_fp", _LENET_README, "valid", "mnist", "float",
+               "full-precision baseline of lenet_readme"),
         Preset("lenet_allint", _LENET_ALLINT, "valid", "mnist", "allint",
                "all-integer SNN LeNet (MNIST)"),
         Preset("lenet_allint_fp", _LENET_ALLINT, "valid", "mnist", "float",

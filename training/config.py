@@ -35,6 +35,7 @@ DEFAULTS = {
     "train_noise": 0.0,
     "checkpoint": None,
     "export": None,
+    "save_keras": None,
     "limit_train": None,
     "limit_test": None,
     "md5_check": True,
@@ -98,7 +99,11 @@ def build_parser():
     p.add_argument("--train-noise", "--train_noise", dest="train_noise", type=float,
                    help="noise-aware training: delete encoding spikes with a rate drawn per batch from "
                    "U[0, r] (default 0: off); makes the SNN robust to evaluate_snn.py's --noise_ratio")
-    p.add_argument("--checkpoint", help="inference: the .keras model to evaluate")
+    p.add_argument("--checkpoint", help="inference: the .keras model to evaluate, or a TensorLayer .npz "
+                   "of the seeds' code (assigned to --model built with --k/--B/--use_ternary)")
+    p.add_argument("--save-keras", "--save_keras", dest="save_keras",
+                   help="inference: also write the evaluated model as this .keras file (an imported .npz "
+                   "can then be used like any model)")
     p.add_argument("--export", help="inference: also write the model as a SavedModel here")
     p.add_argument("--limit-train", dest="limit_train", type=int, help="use the first N training images")
     p.add_argument("--limit-test", dest="limit_test", type=int, help="use the first N test images")
@@ -148,7 +153,7 @@ def read_config_file(path):
 
 
 def validate(options):
-    for name in ("model", "dataset", "data_dir", "output_dir", "checkpoint", "export"):
+    for name in ("model", "dataset", "data_dir", "output_dir", "checkpoint", "export", "save_keras"):
         value = options[name]
         if value is not None and not isinstance(value, str):
             raise UserError(f"{name} must be a string, got {value!r}")
@@ -172,6 +177,9 @@ def validate(options):
     for name in ("limit_train", "limit_test"):
         value = options[name]
         checks.append((value is None or (_is_int(value) and value >= 1), f"{name} must be >= 1, got {value!r}"))
+    if options["save_keras"] is not None:
+        checks.append((options["save_keras"].endswith(".keras"),
+                       f"--save-keras needs a path ending in .keras, got {options['save_keras']}"))
     for ok, message in checks:
         if not ok:
             raise UserError(message)

@@ -22,6 +22,7 @@ import numpy as np
 import layers  # noqa: F401  (registers the custom layers for loading)
 from layers.noise_training import TrainingSpikeDeletion
 from models import DATASETS, build_preset, get_preset, hidden_macs
+from models.tensorlayer_npz import NpzError, import_npz
 from snn_data import load_arrays
 from snn_data.pipelines import eval_dataset, train_dataset
 from training.config import UserError, default_output_dir, run_name
@@ -190,7 +191,9 @@ def save_atomic(model, path):
 
 def run_inference(options):
     path = find_checkpoint(options)
-    model = load_model_file(path)
+    model = load_model_file(path, options["model"], options["dataset"], options["k"], options["B"],
+                            options["use_ternary"])
+    save_keras_copy(model, options["save_keras"])
     dataset = infer_dataset(model)
     options = {**options, "dataset": dataset}
     test_x, test_y = _limit(*_load(options, "test"), options["limit_test"])
@@ -224,11 +227,30 @@ def find_checkpoint(options):
     )
 
 
+def save_keras_copy(model, path):
+    """--save-keras: keep an imported model as .keras (no-op without a path)."""
+    if not path:
+        return
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise UserError(f"--save-keras needs a path ending in .keras, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_atomic(inference_model(model), path)
+    print(f"wrote {path}")
+
+
 def pretrained_path(model, dataset, k, B):
     return PRETRAINED_DIR / run_name(model, dataset, k, B) / "model.keras"
 
 
-def load_model_file(path):
+def load_model_file(path, preset="lenet", dataset=None, k=1, B=2, use_ternary=True):
+    """A .keras model; a TensorLayer .npz checkpoint is assigned to a fresh `preset` built with
+    (dataset, k, B, use_ternary), which the .keras format stores itself."""
+    if Path(path).suffix == ".npz":
+        try:
+            return import_npz(path, preset, dataset=dataset, k=k, B=B, use_ternary=use_ternary)
+        except NpzError as err:
+            raise UserError(str(err)) from None
     try:
         return keras.models.load_model(path)
     except Exception as err:  # a wrong file can fail in many ways inside keras

@@ -1,13 +1,32 @@
 import keras
+import numpy as np
 import pytest
 
 from layers import QuantActivation, QuantConv2D, QuantDense
 from models import PRESETS, build_model, build_preset, get_preset, hidden_macs, layer_macs
 
 
-def test_lenet_hidden_macs_match_the_paper():
-    # ALGORITHMS.md 3.6: 12*12*16*16*2*2 + 5*5*16*32*8*8 + 2*2*32*32*4*4 + 4*4*32*256
-    assert hidden_macs(build_preset("lenet")) == 1_163_264
+def test_lenet_is_the_seeds_code_network():
+    # Quant_LeNet_MNIST.py: SAME 16C5 encoder, 16C5 VALID, P2, 32C5 VALID, P2, 256 as a 4x4 VALID conv
+    model = build_preset("lenet")
+    shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers if layer.name.startswith("act")}
+    assert shapes == {"act0": (28, 28, 16), "act1": (24, 24, 16), "act2": (12, 12, 16), "act3": (8, 8, 32),
+                      "act4": (4, 4, 32), "act5": (1, 1, 256)}
+    assert sum(int(np.prod(shape)) for shape in shapes.values()) == 26_880  # the seed's figs/sparsity.py
+    assert [model.get_layer(f"conv{i}").padding for i in (0, 1, 3, 5)] == ["same", "valid", "valid", "valid"]
+    assert model.get_layer("conv5").kernel_size == (4, 4)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in
+                   model.layers[model.layers.index(model.get_layer("classifier")):])
+
+
+def test_lenet_hidden_macs():
+    # 24*24*16*16*25 + 12*12*16*16*4 + 8*8*32*16*25 + 4*4*32*32*4 + 32*16*256
+    assert hidden_macs(build_preset("lenet")) == 4_849_664
+
+
+def test_readme_formula_lenet_hidden_macs_match_the_paper():
+    # The SG README's formula: 12*12*16*16*2*2 + 5*5*16*32*8*8 + 2*2*32*32*4*4 + 4*4*32*256
+    assert hidden_macs(build_preset("lenet_readme")) == 1_163_264
 
 
 def test_vgg_hidden_macs_match_the_paper():
@@ -21,13 +40,13 @@ def test_allint_presets_hidden_macs():
 
 
 def test_mac_roles_exclude_encoding_and_classifier():
-    rows = layer_macs(build_preset("lenet"))
+    rows = layer_macs(build_preset("lenet_readme"))
     assert [r.role for r in rows] == ["encoding"] + ["hidden"] * 4 + ["classifier"]
     assert rows[0].macs == 24 * 24 * 16 * 25 and rows[-1].macs == 2560
 
 
-def test_lenet_structure():
-    model = build_preset("lenet", k=0, B=4)
+def test_readme_lenet_structure():
+    model = build_preset("lenet_readme", k=0, B=4)
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
     assert type(model.get_layer("conv0")) is keras.layers.Conv2D  # float encoding layer
     assert isinstance(model.get_layer("pool1"), QuantConv2D)
