@@ -4,7 +4,13 @@
 
 Each configuration is one noise-free run directory (k, B) of the same dataset; figures compare them
 side by side as the seeds' figs/*.py scripts did (spikes per image vs spiking neurons; SOPs per
-image vs the ANN's equivalent additions; accuracy with the float reference).
+image vs the ANN's equivalent additions; accuracy with the float reference). The seeds draw the
+single-, two- and four-spike models (k0B1, k0B2, k1B2): `sparsity.png`, `sops.png` and
+`accuracy.png` show those when all three were run (else every configuration), and
+`*_all.png` every configuration when there are more.
+
+The float reference is a full test-set run of the same network's float twin (`<network>_fp`, its
+metrics.json in runs/ or pretrained/), else the paper's figure; never another network's run.
 """
 import json
 import sys
@@ -17,6 +23,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # Float references published with the seeds (used when no measured float run exists).
 PAPER_FLOAT = {"mnist": 0.9952, "cifar10": 0.9285, "cifar100": 0.674}
+# The seeds' figs/*.py compare these (k, B): single-, two- and four-spike.
+SEED_CONFIGURATIONS = ((0, 1), (0, 2), (1, 2))
+# The network whose runs sit directly in figs/<k>B<B> (the seeds' own layout), per dataset.
+SEED_LAYOUT_NETWORK = {"mnist": "lenet"}
+FULL_TEST_SET = {"mnist": 10000, "cifar10": 10000, "cifar100": 10000}
+# Float twins are looked up among the user's runs (train.py's default runs/) and the shipped models.
+FLOAT_RUN_FOLDERS = (Path("runs"), Path(__file__).resolve().parents[1] / "pretrained")
 
 
 def load_configurations(root):
@@ -29,17 +42,23 @@ def load_configurations(root):
     return sorted(found, key=lambda s: (s["dataset"], s["levels"], s["k"]))
 
 
-def plot_all(root, float_runs="runs"):
+def plot_all(root, float_runs=FLOAT_RUN_FOLDERS):
     """Draw every figure the outputs under `root` allow; returns the paths written."""
     root = Path(root)
     written = []
     configs = load_configurations(root)
     for dataset in sorted({c["dataset"] for c in configs}):
-        chosen = _one_per_configuration([c for c in configs if c["dataset"] == dataset])
+        every = _one_per_configuration([c for c in configs if c["dataset"] == dataset])
+        seed = [c for c in every if (c["k"], c["B"]) in SEED_CONFIGURATIONS]
+        reference = _float_reference(dataset, float_runs, _network(root, dataset))
         suffix = "" if dataset == "mnist" else f"_{dataset}"
-        written.append(plot_sparsity(chosen, root / f"sparsity{suffix}.png"))
-        written.append(plot_sops(chosen, root / f"sops{suffix}.png"))
-        written.append(plot_accuracy(chosen, _float_reference(dataset, float_runs), root / f"accuracy{suffix}.png"))
+        sets = {suffix: seed if len(seed) == len(SEED_CONFIGURATIONS) else every}
+        if len(sets[suffix]) < len(every):
+            sets[f"{suffix}_all"] = every
+        for name, chosen in sets.items():
+            written.append(plot_sparsity(chosen, root / f"sparsity{name}.png"))
+            written.append(plot_sops(chosen, root / f"sops{name}.png"))
+            written.append(plot_accuracy(chosen, reference, root / f"accuracy{name}.png"))
     sweeps = [(p.parent.name, json.loads(p.read_text())) for p in sorted(root.glob("*/noise_sweep.json"))]
     if sweeps:
         written.append(plot_noise_sweep(sweeps, root / "noise_sweep.png"))
@@ -146,10 +165,25 @@ def _label(summary):
     return f"k{summary['k']}B{summary['B']}\n(L={summary['levels']})"
 
 
-def _float_reference(dataset, float_runs):
-    for path in sorted(Path(float_runs).glob(f"*_fp_{dataset}/metrics.json")):
-        metrics = json.loads(path.read_text())
-        return metrics["test_accuracy"], f"float baseline ({metrics['model']}, measured)"
+def _network(root, dataset):
+    """The network whose runs `root` holds: figs/<network>_<dataset>/, or the seeds' layout in figs/."""
+    name = Path(root).resolve().name
+    if name.endswith(f"_{dataset}"):
+        return name[: -len(dataset) - 1]
+    return SEED_LAYOUT_NETWORK.get(dataset)
+
+
+def _float_reference(dataset, float_runs, network):
+    """(accuracy, label) of a full test-set run of `network`'s float twin, else the paper's figure."""
+    folders = [float_runs] if isinstance(float_runs, (str, Path)) else float_runs
+    for folder in folders:
+        path = Path(folder) / f"{network}_fp_{dataset}" / "metrics.json"
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if metrics.get("num_test") == FULL_TEST_SET.get(dataset):
+            return metrics["test_accuracy"], f"float baseline ({network}_fp, measured)"
     return PAPER_FLOAT[dataset], "float baseline (paper)"
 
 

@@ -26,14 +26,38 @@ def test_plot_all_draws_one_bar_per_configuration(tmp_path):
     assert all(p.stat().st_size > 5000 for p in written)
 
 
+def test_seed_figures_show_the_single_two_and_four_spike_models(tmp_path):
+    for k, B in ((0, 1), (0, 2), (0, 4), (1, 2), (1, 4)):
+        (tmp_path / f"k{k}B{B}").mkdir()
+        (tmp_path / f"k{k}B{B}" / "summary.json").write_text(json.dumps(_summary(k, B, 0.99)))
+    written = {p.name for p in plot_all(tmp_path, float_runs=tmp_path / "no_runs")}
+    assert written == {f"{name}{suffix}.png" for name in ("sparsity", "sops", "accuracy") for suffix in ("", "_all")}
+    import matplotlib.image
+
+    # the seed version has three groups of bars, the all-rows version five: it is wider
+    assert matplotlib.image.imread(tmp_path / "sops_all.png").shape[1] > \
+        matplotlib.image.imread(tmp_path / "sops.png").shape[1]
+
+
 def test_measured_float_reference_is_preferred(tmp_path):
     (tmp_path / "figs" / "k0B1").mkdir(parents=True)
     (tmp_path / "figs" / "k0B1" / "summary.json").write_text(json.dumps(_summary(0, 1, 0.99)))
     (tmp_path / "runs" / "lenet_fp_mnist").mkdir(parents=True)
     (tmp_path / "runs" / "lenet_fp_mnist" / "metrics.json").write_text(
-        json.dumps({"test_accuracy": 0.995, "model": "lenet_fp"}))
+        json.dumps({"test_accuracy": 0.995, "model": "lenet_fp", "num_test": 10000}))
     from figs.plots import _float_reference
 
-    assert _float_reference("mnist", tmp_path / "runs") == (0.995, "float baseline (lenet_fp, measured)")
-    assert _float_reference("mnist", tmp_path / "none")[1] == "float baseline (paper)"
-    assert len(plot_all(tmp_path / "figs", float_runs=tmp_path / "runs")) == 3
+    runs = tmp_path / "runs"
+    assert _float_reference("mnist", runs, "lenet") == (0.995, "float baseline (lenet_fp, measured)")
+    assert _float_reference("mnist", tmp_path / "none", "lenet")[1] == "float baseline (paper)"
+    assert len(plot_all(tmp_path / "figs", float_runs=runs)) == 3
+
+
+def test_float_reference_is_never_a_smoke_run_or_another_network(tmp_path):
+    from figs.plots import _float_reference
+
+    for name, num_test in (("lenet_fp_mnist", 100), ("lenet_readme_fp_mnist", 10000)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9, "num_test": num_test}))
+    assert _float_reference("mnist", tmp_path, "lenet") == (0.9952, "float baseline (paper)")
+    assert _float_reference("mnist", tmp_path, "lenet_readme")[0] == 0.9
