@@ -1,5 +1,5 @@
 """PAICORE core counts of the shipped MNIST LeNet and of the CIFAR VGG (k=1, B=2), ours next to
-PAIBox's `n_core_required`, in one process.
+PAIBox's `n_core_required` and the no-copy resource bound (hardware/bounds.py), in one process.
 
     python bench/core_counts.py [--no-paibox]
 
@@ -24,6 +24,8 @@ import numpy as np  # noqa: E402
 import layers  # noqa: E402,F401
 from conversion import convert  # noqa: E402
 from hardware import map_network  # noqa: E402
+from hardware.bounds import no_copy_bound  # noqa: E402
+from hardware.spec import resolve_spec  # noqa: E402
 from models import build_preset  # noqa: E402
 
 
@@ -43,6 +45,8 @@ def count(name, ann, paibox):
     net, _, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True)
     per_layer = ", ".join(f"{p.name} {p.cores}" for p in plans)
     line = f"{name:12s} ours {sum(p.cores for p in plans):6d} cores on {chips} chip(s) ({per_layer})"
+    bounds, total = no_copy_bound(net, resolve_spec("paicore"))
+    line += f"; no-copy bound {total} ({' + '.join(str(b.cores) for b in bounds)})"
     if paibox:
         from hardware.paibox_export import paibox_count
 
@@ -57,9 +61,13 @@ def count(name, ann, paibox):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-paibox", action="store_true")
+    parser.add_argument("--lenet", action="append", metavar="PRESET",
+                        help="shipped LeNet(s) to count: pretrained/<PRESET>_mnist_k1B2 (default lenet; "
+                        "repeat the flag for more, e.g. --lenet lenet --lenet lenet_readme)")
     args = parser.parse_args()
-    lenet = keras.models.load_model(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras")
-    count("lenet k1B2", lenet, not args.no_paibox)
+    for preset in args.lenet or ["lenet"]:
+        path = REPO / "pretrained" / f"{preset}_mnist_k1B2" / "model.keras"
+        count(f"{preset} k1B2", keras.models.load_model(path), not args.no_paibox)
     count("vgg k1B2", random_vgg(), not args.no_paibox)
 
 

@@ -1,0 +1,92 @@
+"""The MNIST table of the seeds' LeNet: every shipped row evaluated as an SNN, with noise, in one command.
+
+    python bench/mnist_table.py                 # evaluate every row (about 5 min a row), then print
+    python bench/mnist_table.py --collect-only  # print the table from the existing figs/ outputs
+    python bench/mnist_table.py --rows k1B2 --seeds 2
+
+Per quantized row it runs, exactly as a user would,
+
+    python evaluate_snn.py --k K --B B --noise_ratio 0 --verify --noise-sweep 0,0.05,0.1,0.15,0.2 --seeds 5
+
+which finds the shipped model pretrained/lenet_mnist_k<K>B<B> and writes figs/k<K>B<B>/ (the seed's
+text files, summary.json, noise_sweep.json; the figures in figs/ are redrawn). The float row is the
+shipped pretrained/lenet_fp_mnist/metrics.json. `--compare` adds the README's formula network
+(pretrained/lenet_readme_mnist_k1B2, figs/lenet_readme_mnist/k1B2) for the noise comparison. Prints a
+Markdown table: ANN = SNN accuracy, the paper's figure, agreement, spikes and SOPs per image,
+spiking neurons (sub-neurons), differing neuron counts, and noise at 10 % / 20 % (mean +- std).
+"""
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = {"k0B1": 0.9927, "k0B2": 0.9932, "k0B4": 0.9943, "k1B1": 0.9930, "k1B2": 0.9937, "k1B4": 0.9950}
+PAPER_FLOAT = 0.9952
+PAPER_NOISE_K1B2 = {0.1: 0.9939, 0.2: 0.9922}
+SWEEP = "0,0.05,0.1,0.15,0.2"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows (default: all six)")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--collect-only", action="store_true", help="only print the table from figs/")
+    p.add_argument("--compare", action="store_true", help="also the formula network lenet_readme k1B2")
+    args = p.parse_args()
+    rows = [r for r in args.rows.split(",") if r]
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        p.error(f"unknown rows {unknown}; valid: {', '.join(ROWS)}")
+    runs = {row: (["--k", row[1], "--B", row[3]], REPO / "figs" / row) for row in rows}
+    if args.compare:
+        runs["lenet_readme k1B2"] = (["--model", "lenet_readme", "--k", "1", "--B", "2"],
+                                     REPO / "figs" / "lenet_readme_mnist" / "k1B2")
+    if not args.collect_only:
+        for name, (flags, _) in runs.items():
+            print(f"== {name}", flush=True)
+            command = [sys.executable, "evaluate_snn.py", *flags, "--noise_ratio", "0", "--verify",
+                       "--noise-sweep", SWEEP, "--seeds", str(args.seeds), "--export", "False"]
+            subprocess.run(command, cwd=REPO, check=True)
+    print(table({name: out for name, (_, out) in runs.items()}))
+
+
+def table(outputs):
+    lines = ["| row | ANN | SNN | paper | agreement | differing neurons | spikes/img | SOPs/img | "
+             "spiking neurons | noise 10 % | noise 20 % |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, out in outputs.items():
+        summary = json.loads((out / "summary.json").read_text())
+        sweep = json.loads((out / "noise_sweep.json").read_text())
+        noise = {point["noise_ratio"]: point for point in sweep["points"]}
+        verify = summary.get("verify", {})
+        paper = ROWS.get(name)
+        lines.append(
+            f"| {name} | {_pct(summary['ann_accuracy'])} | {_pct(summary['snn_accuracy'])} | "
+            f"{_pct(paper) if paper else '-'} | {summary['agreement']}/{summary['num_images']} | "
+            f"{verify.get('differing_total', '-')} | {summary['per_image']['spikes']:,.0f} | "
+            f"{summary['per_image']['sops']:,.0f} | {summary['totals']['sub_neurons']:,} | "
+            f"{_noise(noise.get(0.1))} | {_noise(noise.get(0.2))} |")
+    float_metrics = REPO / "pretrained" / "lenet_fp_mnist" / "metrics.json"
+    if float_metrics.is_file():
+        metrics = json.loads(float_metrics.read_text())
+        lines.append(f"| float (lenet_fp) | {_pct(metrics['test_accuracy'])} | - | {_pct(PAPER_FLOAT)} | - | - | - | "
+                     f"- | - | - | - |")
+    lines.append(f"\npaper, k1B2 under encoding-spike deletion: {_pct(PAPER_NOISE_K1B2[0.1])} (10 %), "
+                 f"{_pct(PAPER_NOISE_K1B2[0.2])} (20 %)")
+    return "\n".join(lines)
+
+
+def _pct(value):
+    return f"{100 * value:.2f} %"
+
+
+def _noise(point):
+    if point is None:
+        return "-"
+    return f"{100 * point['mean']:.2f} +- {100 * point['std']:.2f} %"
+
+
+if __name__ == "__main__":
+    main()
