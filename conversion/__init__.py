@@ -8,7 +8,7 @@
 """
 from conversion.counting import UNITS, LayerCount, SpikeCounter, SpikeReport, count_spikes
 from conversion.export import export_snn_saved_model
-from conversion.nir_export import NIR_METHODS, NirExport, NirExportError, export_nir, nir_graph, nir_support
+from conversion.nir_export import NIR_METHODS, NirExport, NirExportError, export_nir, nir_graph, nir_support, write_nir
 from conversion.noise import DEFAULT_NOISE_MODEL, NOISE_MODELS, add_noise, default_noise_model
 from conversion.allint import convert_allint
 from conversion.allint_eval import (
@@ -62,6 +62,7 @@ __all__ = [
     "export_nir",
     "nir_graph",
     "nir_support",
+    "write_nir",
     "NIR_METHODS",
     "NirExport",
     "NirExportError",

@@ -2,6 +2,7 @@
 
     export_nir(snn, "snn.nir")      # writes the file; returns NirExport(path, bytes, method, fidelity)
     graph = nir_graph(snn)           # the nir.NIRGraph only (raises NirExportError, writes nothing)
+    write_nir(graph, "snn.nir")      # ... and later the file (evaluate_snn.py checks first, writes last)
 
 Each conversion method declares in NIR_METHODS whether and how it exports:
   "exact"        the NIR graph computes the same thing as the Keras SNN (scatter-and-gather);
@@ -111,13 +112,16 @@ def nir_graph(snn, method=None):
 def export_nir(snn, path, method=None):
     """Write `snn` to the NIR file `path` (HDF5). The graph is built and checked before the file is
     opened, and written through a temporary file, so a refused or failed export leaves nothing."""
-    method = method or method_of(snn)
-    graph = nir_graph(snn, method)
+    return write_nir(nir_graph(snn, method), path)
+
+
+def write_nir(graph, path):
+    """Write a graph from nir_graph() to `path` atomically; returns NirExport with the file size."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     nir.write(tmp, graph)
     os.replace(tmp, path)
-    return NirExport(path, path.stat().st_size, method, NIR_METHODS[method].fidelity)
+    return NirExport(path, path.stat().st_size, graph.metadata["method"], graph.metadata["fidelity"])
 
 
 # ------------------------------------------------------------------------- reading the SNN
