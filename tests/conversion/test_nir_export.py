@@ -33,7 +33,7 @@ def keras_reference(snn, images):
     names = [layer.name for layer in snn.layers if isinstance(layer, SPIKE_EMITTERS)]
     probe = keras.Model(snn.input, {**{n: snn.get_layer(n).output for n in names}, "logits": snn.output})
     out = probe.predict(images, batch_size=200, verbose=0)
-    counts = {n: _to_chw(np.asarray(out[n])[:, 0]) for n in names}  # SG: time axis of length 1
+    counts = {n: _to_chw(np.asarray(out[n])[:, 0]).astype(np.uint8) for n in names}  # SG: T = 1, counts 0..L
     return np.argmax(out["logits"], axis=1), counts
 
 
@@ -41,18 +41,22 @@ def _to_chw(x):
     return x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
 
 
-def run_file(path, raw_images, batch=100):
-    """Interpreter predictions and per-node outputs on raw images, preprocessing as metadata says."""
+def run_file(path, raw_images, keep, batch=100):
+    """Interpreter predictions and the outputs of nodes `keep` (spike counts, as uint8) on raw
+    images, preprocessed as the file's metadata says."""
     graph = interpreter.load(path)
     steps = json.loads(graph.metadata["preprocessing"])
     assert [s["type"] for s in steps] == ["Rescaling"]  # MNIST models: x * scale (+ offset)
-    preds, traces = [], []
+    preds, kept = [], {name: [] for name in keep}
     for start in range(0, len(raw_images), batch):
         x = raw_images[start:start + batch].astype(np.float64) * steps[0]["scale"] + steps[0]["offset"]
         out, trace = interpreter.run(graph, x.transpose(0, 3, 1, 2), trace=True)
         preds.append(np.argmax(out["output"], axis=1))
-        traces.append(trace)
-    return np.concatenate(preds), {n: np.concatenate([t[n] for t in traces]) for n in traces[0]}
+        for name in keep:
+            counts = trace[name]
+            assert np.array_equal(counts, np.round(counts)) and counts.min() >= 0 and counts.max() < 256
+            kept[name].append(counts.astype(np.uint8))  # a whole test set of float64 traces fills memory
+    return np.concatenate(preds), {name: np.concatenate(parts) for name, parts in kept.items()}
 
 
 def mismatches(reference, preds, trace):
@@ -94,7 +98,7 @@ def shipped_reference(shipped_snn, mnist_subset):
 
 
 def test_shipped_lenet_file_reproduces_the_keras_snn_on_mnist(shipped_file, shipped_reference, mnist_subset):
-    preds, trace = run_file(shipped_file.path, mnist_subset[0])
+    preds, trace = run_file(shipped_file.path, mnist_subset[0], keep=shipped_reference[1])
     assert len(preds) == MNIST_IMAGES >= 1000 or "NIR_TEST_IMAGES" in os.environ
     assert_agrees(shipped_reference, preds, trace)
     assert set(shipped_reference[1]) == {"act0", "act1", "act2", "act3", "act4"}
@@ -104,9 +108,36 @@ def test_shipped_lenet_file_reproduces_the_keras_snn_on_mnist(shipped_file, ship
 
 @pytest.mark.slow
 def test_shipped_lenet_file_on_the_full_mnist_test_set(shipped_snn, shipped_file, mnist_test):
+    """All 10000 images. The encoding conv is float: Keras sums it in float32, the interpreter in
+    float64 (near exact math), so a potential within float32 rounding of a threshold can fire on
+    one side only. Such near-ties are the only difference allowed, and they must be rare."""
     images = mnist_test[0].astype(np.float32)
-    preds, trace = run_file(shipped_file.path, images, batch=250)
-    assert_agrees(keras_reference(shipped_snn, images), preds, trace)
+    reference = keras_reference(shipped_snn, images)
+    preds, trace = run_file(shipped_file.path, images, keep=reference[1])
+    assert np.array_equal(preds, reference[0])
+    ties = np.flatnonzero((trace["act0"] != reference[1]["act0"]).reshape(len(images), -1).any(axis=1))
+    assert len(ties) <= len(images) // 1000, ties
+    clean = np.setdiff1d(np.arange(len(images)), ties)
+    for name, counts in reference[1].items():  # every other image: every layer's count exact
+        np.testing.assert_array_equal(trace[name][clean], counts[clean], err_msg=name)
+    margins = _encoding_margins(shipped_file.path, images[ties], reference[1]["act0"][ties])
+    assert all(margin < 1e-5 for margin in margins), margins
+    print(f"NIR interpreter == Keras SNN on {len(images)} MNIST images (predictions); every layer's counts "
+          f"equal on {len(clean)}; {len(ties)} images with encoding near-ties (relative margins {margins})")
+
+
+def _encoding_margins(path, raw_images, keras_counts):
+    """Per image, the largest relative distance |sign V - t| / |t| between an encoding neuron's
+    potential and its nearest threshold, over the neurons whose count differs from Keras."""
+    graph = interpreter.load(path)
+    x = raw_images.astype(np.float64) * json.loads(graph.metadata["preprocessing"])[0]["scale"]
+    _, trace = interpreter.run(graph, x.transpose(0, 3, 1, 2), trace=True)
+    signed_v, t = trace["act0_scatter"], graph.nodes["act0_threshold"].threshold
+    channels = keras_counts.shape[1]
+    gap = np.abs(signed_v - t) / np.maximum(np.abs(t), 1e-30)  # (n, L*C, H, W)
+    nearest = gap.reshape(len(x), -1, channels, *gap.shape[2:]).min(axis=1)  # over the L sub-neurons
+    differ = trace["act0"] != keras_counts
+    return [float(nearest[i][differ[i]].max()) for i in range(len(x))]
 
 
 def test_file_metadata_and_size(shipped_file):
@@ -155,7 +186,8 @@ def test_mutated_graphs_fail_the_comparison(shipped_file, shipped_reference, mni
                                             first_wrong):
     n = 200
     reference = (shipped_reference[0][:n], {k: v[:n] for k, v in shipped_reference[1].items()})
-    preds, trace = run_file(_mutated(shipped_file.path, tmp_path, mutate), mnist_subset[0][:n])
+    mutant = _mutated(shipped_file.path, tmp_path, mutate)
+    preds, trace = run_file(mutant, mnist_subset[0][:n], keep=reference[1])
     wrong, per_layer = mismatches(reference, preds, trace)
     layers = list(per_layer)
     assert all(per_layer[name] == 0 for name in layers[:layers.index(first_wrong)])
@@ -180,8 +212,8 @@ def test_fresh_models_with_every_layer_kind(arch, k, B, seed, tmp_path):
     randomize_bn(model, images, rng)  # negative and zero gammas: signs and constant channels
     snn = convert(model, "sg")
     result = export_nir(snn, tmp_path / "snn.nir")
-    preds, trace = run_file(result.path, images, batch=64)
     reference = keras_reference(snn, images)
+    preds, trace = run_file(result.path, images, keep=reference[1], batch=64)
     assert_agrees(reference, preds, trace)
     assert len(set(preds.tolist())) > 1 and any(c.any() for c in reference[1].values())  # not trivial
 
