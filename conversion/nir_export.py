@@ -198,12 +198,12 @@ def _record(layer):
 
 # ---------------------------------------------------------------- scatter-and-gather: exact
 
-nir_method(
+NIR_METHODS["allint"] = NirMethod(
     "allint", "refused",
     reason="its spikes are signed (+1/-1) while NIR spikes are 0/1, its thresholds move after every "
            "spike, its membranes are clamped (max(V, b)), its input is burst-coded over time and its "
            "arithmetic is fixed-point integer; NIR 1.0.8 has no nodes for any of these",
-)(None)
+)
 
 
 @nir_method("sg", "exact")
