@@ -6,6 +6,7 @@
     python evaluate_snn.py --verify                 # which layer diverges from the ANN, if any
     python evaluate_snn.py --checkpoint runs/lenet_mnist_k0B1 --noise-sweep 0,0.1,0.2,0.3 --seeds 5
     python evaluate_snn.py --hardware paicore       # map onto PAICORE cores and simulate there
+    python evaluate_snn.py --export-nir             # also write snn.nir (NIR, exact for scatter-and-gather)
 
 Run `python evaluate_snn.py --help` for every option.
 """

@@ -4,9 +4,11 @@
     report = count_spikes(snn, images)           # spikes, SOPs, MACs per layer (conversion.counting)
     noisy = add_noise(snn, "encoding", 0.1, 0)   # conversion.noise
     rows = verify(model, snn, images)            # per layer: neurons whose counts differ
+    export_nir(snn, "snn.nir")                   # NIR file (conversion.nir_export; sg exactly, allint refused)
 """
 from conversion.counting import UNITS, LayerCount, SpikeCounter, SpikeReport, count_spikes
 from conversion.export import export_snn_saved_model
+from conversion.nir_export import NIR_METHODS, NirExport, NirExportError, export_nir, nir_graph, nir_support, write_nir
 from conversion.noise import DEFAULT_NOISE_MODEL, NOISE_MODELS, add_noise, default_noise_model
 from conversion.allint import convert_allint
 from conversion.allint_eval import (
@@ -57,5 +59,12 @@ __all__ = [
     "convert",
     "count_spikes",
     "export_snn_saved_model",
+    "export_nir",
+    "nir_graph",
+    "nir_support",
+    "write_nir",
+    "NIR_METHODS",
+    "NirExport",
+    "NirExportError",
     "verify",
 ]

@@ -77,6 +77,9 @@ def build_parser():
     p.add_argument("--verify", action="store_true",
                    help="per layer, count neurons whose spike count differs from 2^k x the ANN activation")
     p.add_argument("--export", type=str2bool, default=True, help="write snn.keras and snn.export (default True)")
+    p.add_argument("--export-nir", "--export_nir", dest="export_nir", action="store_true",
+                   help="also write snn.nir, the SNN in NIR (neuromorphic intermediate representation) for "
+                   "other simulators and chips; sg exports exactly, allint is refused before any work")
     p.add_argument("--hardware", help="map the SNN onto neuromorphic cores and simulate it there: "
                    "'paicore', a shipped core name (crossbar256) or a core YAML file")
     p.add_argument("--hardware-images", dest="hardware_images", type=_positive,

@@ -5,6 +5,7 @@ Output directory (default figs/k<k>B<B>/, or figs/k<k>B<B>_noise<r>/ with noise)
                                       as the seeds write them (first seed's run when --seeds > 1)
   summary.json                        accuracies, agreement, per-layer table, units, totals
   snn.keras, snn.export/              the spiking model and its SavedModel (noise-free)
+  snn.nir                             with --export-nir: the noise-free SNN in NIR (conversion.nir_export)
   noise_sweep.json, noise_sweep.png   with --noise-sweep
 """
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion import SpikeCounter, add_noise
+from conversion import NirExportError, SpikeCounter, add_noise, nir_graph, nir_support, write_nir
 from conversion import verify as verify_layers
 from evaluation.common import (
     FIGS_DIR,
@@ -33,6 +34,8 @@ from training.config import UserError
 from training.run import EVAL_BATCH, infer_dataset
 
 def run(args):
+    if args.export_nir:
+        _check_nir_method(args.method)  # a method NIR cannot carry fails before any work
     ann_path = find_ann(args)
     ann = load_ann(ann_path, args)
     check_model_name(ann, ann_path, args)
@@ -45,6 +48,7 @@ def run(args):
         return run_allint(args, ann, ann_path, dataset)
     # first: its error lists every layer that does not convert
     snn, conversion = convert_or_fail(ann, args.method, calibrate=args.calibrate, return_report=True)
+    nir_plan = _nir_graph(snn, args.method) if args.export_nir else None  # fails before the evaluation
     k, B = model_levels(ann, ann_path, args)
     name = f"k{k}B{B}" + (f"_noise{args.noise_ratio:g}" if args.noise_ratio > 0 else "")
     out = Path(args.output_dir or default_output_dir(ann, dataset, name))
@@ -72,6 +76,8 @@ def run(args):
         summary["hardware"] = _hardware(snn, images, labels, args, out)
     if args.export:
         save_spiking_model(snn, out)
+    if nir_plan is not None:
+        summary["nir"] = _write_nir(nir_plan, out)
     write_json(out / "summary.json", summary)
     print(format_table(runs[0]["report"], summary))
     _refresh_figures(out)
@@ -179,6 +185,27 @@ def _verify(ann, snn, images):
         "logits_exact": result.logit_ratio_exact,
         "layers": [row.__dict__ for row in result.layers],
     }
+
+
+def _check_nir_method(method):
+    try:
+        nir_support(method)
+    except NirExportError as err:
+        raise UserError(f"--export-nir: {err}") from None
+
+
+def _nir_graph(snn, method):
+    try:
+        return nir_graph(snn, method)
+    except NirExportError as err:
+        raise UserError(f"--export-nir: {err}") from None
+
+
+def _write_nir(graph, out):
+    result = write_nir(graph, out / "snn.nir")
+    print(f"NIR: {result.path} ({result.bytes:,} bytes, {result.method}, {result.fidelity})")
+    return {"file": result.path.name, "bytes": result.bytes, "method": result.method,
+            "fidelity": result.fidelity, "nir_version": graph.metadata["nir_version"]}
 
 
 def _check_core(core):
