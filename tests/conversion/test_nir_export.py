@@ -21,6 +21,8 @@ from tests.conversion.conftest import random_images, randomize_bn
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "pretrained" / "lenet_mnist_k1B2"
+# The formula network flattens 4x4x32 into a hidden dense layer: where a wrong flatten order shows.
+FORMULA = REPO / "pretrained" / "lenet_readme_mnist_k1B2_noise"
 # Real-MNIST images compared by default (the acceptance run used all 10000: see the slow test).
 MNIST_IMAGES = int(os.environ.get("NIR_TEST_IMAGES", "1000"))
 
@@ -70,12 +72,15 @@ def assert_agrees(reference, preds, trace):
     assert wrong == 0 and not any(per_layer.values()), (wrong, per_layer)
 
 
-@pytest.fixture(scope="module")
-def shipped_snn():
+def _converted(folder):
     import layers  # noqa: F401  (registers the custom layers)
 
-    ann = keras.models.load_model(SHIPPED / "model.keras")
-    return convert(ann, "sg")
+    return convert(keras.models.load_model(folder / "model.keras"), "sg")
+
+
+@pytest.fixture(scope="module")
+def shipped_snn():
+    return _converted(SHIPPED)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +106,7 @@ def test_shipped_lenet_file_reproduces_the_keras_snn_on_mnist(shipped_file, ship
     preds, trace = run_file(shipped_file.path, mnist_subset[0], keep=shipped_reference[1])
     assert len(preds) == MNIST_IMAGES >= 1000 or "NIR_TEST_IMAGES" in os.environ
     assert_agrees(shipped_reference, preds, trace)
-    assert set(shipped_reference[1]) == {"act0", "act1", "act2", "act3", "act4"}
+    assert set(shipped_reference[1]) == {"act0", "act1", "act2", "act3", "act4", "act5"}
     assert np.mean(preds == mnist_subset[1]) > 0.98  # and the predictions are the model's, not noise
     print(f"NIR interpreter == Keras SNN on {len(preds)} MNIST images; file {shipped_file.bytes} bytes")
 
@@ -181,12 +186,13 @@ def _threshold_up_one(nodes):
     nodes["act2_threshold"].threshold = nodes["act2_threshold"].threshold + 1
 
 
-@pytest.mark.parametrize("mutate,first_wrong", [(_keras_flatten_order, "act4"), (_threshold_up_one, "act2")])
-def test_mutated_graphs_fail_the_comparison(shipped_file, shipped_reference, mnist_subset, tmp_path, mutate,
-                                            first_wrong):
+@pytest.mark.parametrize("folder,mutate,first_wrong", [(FORMULA, _keras_flatten_order, "act4"),
+                                                       (SHIPPED, _threshold_up_one, "act2")])
+def test_mutated_graphs_fail_the_comparison(mnist_subset, tmp_path, folder, mutate, first_wrong):
     n = 200
-    reference = (shipped_reference[0][:n], {k: v[:n] for k, v in shipped_reference[1].items()})
-    mutant = _mutated(shipped_file.path, tmp_path, mutate)
+    snn = _converted(folder)
+    reference = keras_reference(snn, mnist_subset[0][:n])
+    mutant = _mutated(export_nir(snn, tmp_path / "snn.nir").path, tmp_path, mutate)
     preds, trace = run_file(mutant, mnist_subset[0][:n], keep=reference[1])
     wrong, per_layer = mismatches(reference, preds, trace)
     layers = list(per_layer)
