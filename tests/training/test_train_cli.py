@@ -100,11 +100,11 @@ def test_a_new_run_in_an_old_folder_starts_a_fresh_history(tmp_path, data_dir):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--k", "-1"], "k must be an integer >= 0"),
-        (["--B", "0"], "B must be >= 1"),
+        (["--k", "-1"], "k must be an integer in [0, 8]"),
+        (["--B", "0"], "B must be a finite number >= 1"),
         (["--model", "alexnet"], "unknown model 'alexnet'"),
         (["--config", "missing.yaml"], "cannot read config file missing.yaml"),
-        (["--learning-rate", "0"], "learning rate must be > 0"),
+        (["--learning-rate", "0"], "learning rate must be a finite number > 0"),
         (["--mode", "testing"], "expected 'training' or 'inference'"),
         (["--epochs", "many"], "invalid int value"),
     ],
