@@ -88,11 +88,11 @@ def test_resume_refuses_a_different_network_or_schedule(tmp_path, data_dir, caps
     assert "started with epochs=1, not 2" in capsys.readouterr().err
 
 
-def test_a_new_run_in_an_old_folder_starts_a_fresh_history(tmp_path, data_dir):
+def test_an_overwritten_run_starts_a_fresh_history(tmp_path, data_dir):
     out = tmp_path / "run"
     args = ["--epochs", "1", "--data-dir", str(data_dir), "--output-dir", str(out), "--limit-train", "300",
             "--limit-test", "100"]
-    assert train.main(args) == 0 and train.main(args) == 0
+    assert train.main(args) == 0 and train.main([*args, "--overwrite"]) == 0
     assert [r["epoch"] for r in csv.DictReader(open(out / "history.csv"))] == ["1"]
     assert (out / "train.log").read_text().count("epoch 1/1") == 1
 
