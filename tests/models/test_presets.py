@@ -6,7 +6,7 @@ from models import PRESETS, build_model, build_preset, get_preset, hidden_macs, 
 
 
 def test_lenet_hidden_macs_match_the_paper():
-    # ALGORITHMS.md 3.6: 12*12*16*16*2*2 + 5*5*16*32*8*8 + 2*2*32*32*4*4 + 4*4*32*256
+    # docs/networks.md §1: 12*12*16*16*2*2 + 5*5*16*32*8*8 + 2*2*32*32*4*4 + 4*4*32*256
     assert hidden_macs(build_preset("lenet")) == 1_163_264
 
 
@@ -15,7 +15,7 @@ def test_vgg_hidden_macs_match_the_paper():
 
 
 def test_allint_presets_hidden_macs():
-    # Derived in ALGORITHMS.md 3.6 with the same convention.
+    # docs/networks.md §3, with the same convention.
     assert hidden_macs(build_preset("lenet_allint")) == 5_152_768
     assert hidden_macs(build_preset("cnn1")) == 399_179_776
 
