@@ -82,11 +82,14 @@ def test_a_fresh_run_over_an_interrupted_run_is_refused(interrupted, data_dir, c
     assert snapshot(interrupted) == before
 
 
-@pytest.mark.parametrize("flag", ["--resume", "--overwrite"])
-def test_a_typo_in_the_data_dir_leaves_the_run_folder_intact(interrupted, tmp_path, capsys, flag):
+@pytest.mark.parametrize("flags, fragment", [
+    ([], "holds a run stopped after epoch 1 of 2"),
+    (["--resume", "True"], "missing mnist file"),
+    (["--overwrite", "True"], "missing mnist file"),
+])
+def test_a_typo_in_the_data_dir_leaves_the_run_folder_intact(interrupted, tmp_path, capsys, flags, fragment):
     before = snapshot(interrupted)
-    code = train.main(args_for(interrupted, tmp_path / "no-such-data", flag, "True", epochs=2))
-    one_line_error(capsys, code, "missing mnist file")
+    one_line_error(capsys, train.main(args_for(interrupted, tmp_path / "no-such-data", *flags, epochs=2)), fragment)
     assert snapshot(interrupted) == before
 
 
