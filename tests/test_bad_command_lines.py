@@ -101,7 +101,7 @@ def train_cases(run, tmp):
     ]
 
 
-def evaluate_cases(run):
+def evaluate_cases(run, tmp):
     """evaluate_snn.py's existing one-line errors (checked before TensorFlow loads)."""
     cases = [
         (["--noise_ratio", "2"], "noise ratio must be in [0, 1]"),
@@ -120,6 +120,14 @@ def evaluate_cases(run):
         (["--noise-sweep", "0,2"], "noise ratio must be in [0, 1]"),
         (["--paibox", "maybe"], "invalid choice: 'maybe'"),
         (["--calibrate", "sometimes"], "expected True or False"),
+        (["--B", "nan"], "B must be >= 1 and finite, got nan"),
+        (["--B", "inf"], "B must be >= 1 and finite, got inf"),
+        (["--k", "99"], "k must be an integer >= 0 and <= 8"),
+        (["--k", "6", "--B", "8"], "at most 256"),
+        (["--seed", str(10**20), "--noise_ratio", "0.1"], "must lie in [0, 4294967295]"),
+        (["--method", "allint", "--time-steps", "100000"], "--time-steps must be <= 1000"),
+        (["--output-dir", "/proc/no-such-run"], "is not writable"),
+        (["--output-dir", str(tmp / "a-file" / "out")], "is a file"),
     ]
     return [([*args, "--checkpoint", str(run)], fragment) for args, fragment in cases]
 
@@ -135,9 +143,9 @@ def test_bad_command_lines_of_both_clis(tmp_path):
     run = prepare_run(tmp_path / "prepared")
     before = snapshot(run)
     lines = [("train.py", args, fragment) for args, fragment in train_cases(run, tmp_path)]
-    lines += [("evaluate_snn.py", args, fragment) for args, fragment in evaluate_cases(run)]
+    lines += [("evaluate_snn.py", args, fragment) for args, fragment in evaluate_cases(run, tmp_path)]
     assert len(lines) >= 40
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         results = list(pool.map(lambda line: run_line(*line[:2]), lines))
     failures = []
     for (script, args, fragment), (_, _, result) in zip(lines, results):
