@@ -85,6 +85,7 @@ def train_cases(run, tmp):
         (["--checkpoint", "pretrained/lenet_mnist_k1B2"], "--checkpoint is for --mode inference"),
         (["--export", str(tmp / "export")], "--export is for --mode inference"),
         (["--resume", "--overwrite"], "pass one"),
+        (["--mode", "inference", "--overwrite"], "--overwrite is for --mode training"),
         # the prepared run folder: nothing may change it
         (small, "holds a finished run"),
         ([*small, "--resume", "--limit-test", "100"], "started with limit_test=200, not 100"),

@@ -268,6 +268,8 @@ def _check_mode_flags(options):
             if options[name] is not None:
                 raise UserError(f"--{name} is for --mode inference; training writes its model and "
                                 f"SavedModel into --output-dir")
+    elif options["overwrite"]:  # (--resume is accepted in inference: the seeds' command lines pass it)
+        raise UserError("--overwrite is for --mode training; inference writes no run folder")
     if options["resume"] and options["overwrite"]:
         raise UserError("--resume continues the run in --output-dir and --overwrite deletes it: pass one")
 

@@ -100,6 +100,7 @@ def test_yaml_numbers_in_exponent_form_are_numbers(tmp_path):
         (["--checkpoint", "pretrained/lenet_mnist_k1B2"], "--checkpoint is for --mode inference"),
         (["--export", "out"], "--export is for --mode inference"),
         (["--resume", "--overwrite"], "pass one"),
+        (["--mode", "inference", "--overwrite"], "--overwrite is for --mode training"),
     ],
 )
 def test_absurd_values_and_idle_flags_raise_user_errors(argv, fragment):
