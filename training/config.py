@@ -114,8 +114,8 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the epilog's lines
         argument_default=argparse.SUPPRESS,  # only flags actually given reach the namespace
     )
-    p.add_argument("--config", help="YAML file with any of these options (flags override it); "
-                   "the shipped ones are listed below")
+    p.add_argument("--config", help="YAML file with any of these options (flags override it), or the "
+                   "name of a shipped one (listed below), from any folder")
     p.add_argument("--model", help="preset name, listed below (default lenet)")
     p.add_argument("--dataset", choices=list(DATASETS), help="default: the preset's dataset")
     p.add_argument("--k", type=int, help=f"quantization level: activation step 2^-k, 0..{MAX_K} (default 1)")
@@ -182,6 +182,7 @@ def parse_config(argv=None):
 
 
 def read_config_file(path):
+    path = _shipped_config(path)
     try:
         with open(path) as handle:
             content = load_yaml(handle)
@@ -209,6 +210,17 @@ def read_config_file(path):
             except argparse.ArgumentTypeError as err:
                 raise UserError(f"config file {path}: {name}: {err}") from None
     return options
+
+
+def _shipped_config(path):
+    """A path as given if it exists; else a shipped config of that name (`--config mnist_lenet_k1B2`
+    works from any folder, as --help lists them)."""
+    if Path(path).exists():
+        return path
+    for candidate in (CONFIGS_DIR / path, CONFIGS_DIR / f"{path}.yaml"):
+        if Path(path).name == str(path) and candidate.is_file():
+            return str(candidate)
+    return path
 
 
 def validate(options):

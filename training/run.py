@@ -107,7 +107,7 @@ def _train(model, options, out, start_epoch, train, test):
             "test_accuracy": test_acc,
             "seconds": time.time() - epoch_start,
         }
-        _check_finite(row, epoch + 1, out)
+        _check_finite(row, epoch + 1)
         _append_history(out / "history.csv", row)
         _save_checkpoint(model, out / "checkpoint", epoch + 1, options)
         log.info("epoch %d/%d: loss %.4f, test accuracy %.4f (%.1f s)", epoch + 1, options["epochs"],
@@ -129,7 +129,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             raise TrainingDiverged(f"the training loss became {float(loss)} at batch {batch + 1}")
 
 
-def _check_finite(row, epoch, out):
+def _check_finite(row, epoch):
     for key in ("loss", "test_loss"):
         if not math.isfinite(row[key]):
             raise TrainingDiverged(f"the {key.replace('_', ' ')} became {row[key]} in epoch {epoch}")

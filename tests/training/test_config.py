@@ -140,3 +140,12 @@ def test_help_lists_presets_and_configs(capsys):
     text = capsys.readouterr().out
     assert all(name in text for name in ("lenet_allint", "vgg_fp", "cnn1"))
     assert "mnist_lenet_k1B2.yaml" in text and "cifar100_vgg_k0B1.yaml" in text
+
+
+def test_a_shipped_config_is_found_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("mnist_lenet_k0B1", "mnist_lenet_k0B1.yaml"):
+        options = parse_config(["--config", name])
+        assert (options["k"], options["B"]) == (0, 1)
+    with pytest.raises(UserError, match="cannot read config file nope.yaml"):
+        parse_config(["--config", "nope.yaml"])
