@@ -19,8 +19,9 @@ def sections(page):
 
 
 def test_nothing_cites_documents_outside_the_repository():
+    allowed = {REPO / "docs" / "README.md", Path(__file__).resolve()}  # the old-to-new section map; this test
     offenders = [str(path.relative_to(REPO)) for path in tracked_text_files()
-                 if path != REPO / "docs" / "README.md" and "ALGORITHMS.md" in path.read_text()]
+                 if path not in allowed and "ALGORITHMS.md" in path.read_text()]
     assert not offenders
 
 
