@@ -14,13 +14,21 @@ from cli_utils import run_cli
 
 def main(argv=None):
     from training.config import parse_config
+    from training.runfolder import plan_training, check_data_files
+
+    def parse():
+        options = parse_config(argv)
+        if options["mode"] == "training":  # fail before TensorFlow loads, and before any write
+            plan_training(options)
+            check_data_files(options)
+        return options
 
     def work(options):
         from training.run import run
 
         run(options)
 
-    return run_cli("train.py", lambda: parse_config(argv), work, "; continue with --resume True")
+    return run_cli("train.py", parse, work, "; continue with --resume True once an epoch has completed")
 
 
 if __name__ == "__main__":

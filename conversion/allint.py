@@ -1,6 +1,6 @@
 """All-integer conversion: quantized ANN -> T-step spiking Keras model with dynamic thresholds.
 
-ALGORITHMS.md 4. Same shape as conversion.sg: a registry with one converter per source layer type,
+docs/conversions.md §3-4. Same shape as conversion.sg: a registry with one converter per source layer type,
 every layer checked before any work (one ConversionError listing every unsupported layer), layer
 names carried over (synapses keep theirs; act0 is the BurstEncoding that absorbs conv0 and bn0,
 act1.. are DynamicThresholdNeurons that absorb bn1..; the classifier becomes an

@@ -1,4 +1,4 @@
-"""Per-channel constants of the dynamic-threshold neurons (ALGORITHMS.md 4.1), exact by construction.
+"""Per-channel constants of the dynamic-threshold neurons (docs/conversions.md §4), exact by construction.
 
 Exact math, for a hidden layer whose input counts have scale s_in (2^k of the layer below) and
 whose quantizer has level k: V = s_in * z, and the ANN's count reaches i + 1 iff V >= theta_i with

@@ -1,4 +1,4 @@
-"""Evaluation of all-integer spiking models: per-step counting (ALGORITHMS.md 4.4) and ANN agreement.
+"""Evaluation of all-integer spiking models: per-step counting (docs/counting.md §4) and ANN agreement.
 
     counter = AllIntCounter(snn, classifier_sops=True)    # MNIST seed counts classifier SOPs
     for images, labels in batches:

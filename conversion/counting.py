@@ -1,4 +1,4 @@
-"""Spike, synaptic-operation and MAC counting of a spiking model (ALGORITHMS.md 3.4, 3.6).
+"""Spike, synaptic-operation and MAC counting of a spiking model (docs/counting.md).
 
 Units are defined in UNITS and travel with every report (summary.json). One row per spiking stage
 (synapse + neurons): the encoding layer, each hidden layer, and the readout. Totals follow the

@@ -1,4 +1,4 @@
-"""Noise models for evaluating a spiking model (ALGORITHMS.md 3.3 and 4.3).
+"""Noise models for evaluating a spiking model (docs/noise.md).
 
     "encoding"    (default, the SG seed) each encoding-layer spike is deleted with probability r:
                   a count n becomes Binomial(n, 1 - r)

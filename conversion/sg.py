@@ -1,4 +1,4 @@
-"""Scatter-and-gather conversion: quantized ANN -> one-step spiking Keras model (ALGORITHMS.md 3).
+"""Scatter-and-gather conversion: quantized ANN -> one-step spiking Keras model (docs/conversions.md §1-2).
 
 A registry holds one small converter per source layer type. The model must be a simple chain
 (what models.build_model produces). Everything is checked before any work: an unsupported model

@@ -1,4 +1,4 @@
-"""Fold a BatchNormalization + median quantizer into a ladder of thresholds (ALGORITHMS.md 3.2).
+"""Fold a BatchNormalization + median quantizer into a ladder of thresholds (docs/conversions.md §2).
 
 Exact math. With V = s_in * z the membrane potential (s_in = 2^k of the incoming counts) and
 y = gamma * (z - mu) / sigma + beta, sub-neuron i (i = 0..L-1) of a channel fires iff

@@ -11,7 +11,7 @@ from conversion import ConversionError, ThresholdError, convert, export_snn_save
 from snn_data import DataError, load_arrays
 from training.config import UserError, run_name
 from models import PRESETS
-from training.run import PRETRAINED_DIR, load_model_file, save_keras_copy
+from training.run import PRETRAINED_DIR, load_model_or_npz, save_keras_copy
 
 FIGS_DIR = Path("figs")
 # Networks whose runs keep the seeds' own folder names (figs/k1B2, figs/WQ_INT/k0).
@@ -19,8 +19,9 @@ SEED_LAYOUT = {("lenet", "mnist"), ("lenet_allint", "mnist")}
 
 
 def find_ann(args):
-    """--checkpoint; with no choice at all, the shipped model; with --k/--B (the seeds' way of
-    picking a model), runs/<model>_mnist_k<k>B<B>/model.keras, else a shipped one."""
+    """--checkpoint, else one rule whatever flags are given: the user's own run
+    runs/<model>_<dataset>_k<k>B<B>/model.keras (k, B default 1, 2; allint k 0) if it exists, else
+    the shipped model of that name. The first output line says which one and why."""
     if args.checkpoint:
         path = Path(args.checkpoint)
         path = path / "model.keras" if path.is_dir() else path
@@ -30,14 +31,15 @@ def find_ann(args):
     k = (0 if args.method == "allint" else 1) if args.k is None else args.k
     B = 2 if args.B is None else args.B
     name = run_name(args.model, PRESETS[args.model].dataset, k, B)
-    candidates = [Path("runs") / name / "model.keras", PRETRAINED_DIR / name / "model.keras"]
-    if args.k is None and args.B is None:
-        candidates = candidates[1:]
-    for path in candidates:
-        if path.is_file():
-            return path
+    own, shipped = Path("runs") / name / "model.keras", PRETRAINED_DIR / name / "model.keras"
+    if own.is_file():
+        print(f"model: {own} (your run of {name}; it comes before the shipped model, --checkpoint picks another)")
+        return own
+    if shipped.is_file():
+        print(f"model: {shipped} (the shipped {name}: there is no {own}; --checkpoint picks another)")
+        return shipped
     levels = f"--k {k}" + ("" if PRESETS[args.model].quantization == "allint" else f" --B {B}")
-    raise UserError(f"no trained model {name} (looked for {', '.join(map(str, candidates))}); train one "
+    raise UserError(f"no trained model {name} (looked for {own} and {shipped}); train one "
                     f"with `python train.py --model {args.model} {levels}` or pass --checkpoint")
 
 
@@ -45,7 +47,7 @@ def load_ann(path, args):
     """The quantized ANN at `path`; a TensorLayer .npz is assigned to --model built with --k/--B
     (and --use_ternary), and kept as .keras with --save-keras."""
     default_k = 0 if args.method == "allint" else 1
-    ann = load_model_file(path, args.model, None, default_k if args.k is None else args.k,
+    ann = load_model_or_npz(path, args.model, None, default_k if args.k is None else args.k,
                           2 if args.B is None else args.B, args.use_ternary)
     save_keras_copy(ann, args.save_keras)
     return ann

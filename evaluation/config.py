@@ -1,10 +1,16 @@
 """Command line of evaluate_snn.py. The seeds' spellings work too (`--noise_ratio 0.1`)."""
 import argparse
+import math
+from pathlib import Path
 
 from models import PRESETS
-from training.config import UserError, _OneLineParser, str2bool
+from training.config import MAX_K, MAX_LEVELS, MAX_SEED, UserError, _OneLineParser, str2bool
+from training.runfolder import check_writable
 
 NOISE_MODELS = ("encoding", "all-layers", "input")
+# The all-integer SNN keeps (batch, T, ...) tensors of every layer; its counts converge within a few
+# steps (the paper reads T = 4 and 8), and beyond this the tensors no longer fit in memory.
+MAX_TIME_STEPS = 1000
 DEFAULT_NOISE_MODEL = {"sg": "encoding", "allint": "input"}  # each paper's own noise
 
 
@@ -37,9 +43,11 @@ def build_parser():
         prog="evaluate_snn.py",
         description="Convert a quantized CNN into a spiking network, evaluate it, count spikes and SOPs.",
     )
-    p.add_argument("--checkpoint", help="the quantized model (.keras, run directory, or a TensorLayer .npz of "
-                   "the seeds' code, assigned to --model built with --k/--B); default: "
-                   "runs/<model>_mnist_k<k>B<B>, else the shipped pretrained/lenet_mnist_k1B2")
+    p.add_argument("--checkpoint", help="the quantized model (.keras, run directory, or a TensorLayer .npz of the seeds' code, "
+                   "assigned to --model built with --k/--B); default, with or "
+                   "without --model/--k/--B: your run runs/<model>_<dataset>_k<k>B<B>/model.keras if it "
+                   "exists, else the shipped pretrained/<same name> (k=1 B=2: pretrained/lenet_mnist_k1B2); "
+                   "the first output line names the model used and why")
     p.add_argument("--save-keras", "--save_keras", dest="save_keras",
                    help="also write the quantized ANN as this .keras file (for a --checkpoint .npz: the "
                    "imported model, usable from then on)")
@@ -96,10 +104,7 @@ def build_parser():
 
 def parse_args(argv=None):
     args = build_parser().parse_args(argv)
-    if args.k is not None and args.k < 0:
-        raise UserError(f"k must be an integer >= 0, got {args.k}")
-    if args.B is not None and args.B < 1:
-        raise UserError(f"B must be >= 1, got {args.B}")
+    _check_ranges(args)
     if args.B is not None and float(args.B).is_integer():
         args.B = int(args.B)
     if args.save_keras is not None and not args.save_keras.endswith(".keras"):
@@ -125,4 +130,22 @@ def parse_args(argv=None):
         raise UserError("--noise-sweep needs at least one ratio, e.g. 0,0.1,0.2")
     if args.method == "allint" and args.time_steps is None:
         args.time_steps = 30
+    if args.output_dir is not None:
+        check_writable(Path(args.output_dir))
     return args
+
+
+def _check_ranges(args):
+    """Numbers that argparse accepts but nothing downstream can use (infinite, out of the random
+    generator's range, an SNN too large to build) fail here, before TensorFlow loads."""
+    if args.k is not None and not 0 <= args.k <= MAX_K:
+        raise UserError(f"k must be an integer >= 0 and <= {MAX_K}, got {args.k}")
+    if args.B is not None and not (math.isfinite(args.B) and args.B >= 1):
+        raise UserError(f"B must be >= 1 and finite, got {args.B}")
+    if args.k is not None and args.B is not None and 2**args.k * args.B > MAX_LEVELS:
+        raise UserError(f"2^k * B = {2**args.k * args.B:g} spike levels; at most {MAX_LEVELS}")
+    if not 0 <= args.seed <= MAX_SEED - (args.seeds - 1):
+        raise UserError(f"seeds {args.seed}..{args.seed + args.seeds - 1} must lie in [0, {MAX_SEED}] "
+                        f"(the random generator's range)")
+    if args.time_steps is not None and args.time_steps > MAX_TIME_STEPS:
+        raise UserError(f"--time-steps must be <= {MAX_TIME_STEPS}, got {args.time_steps}")

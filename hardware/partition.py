@@ -1,7 +1,7 @@
 """Partition: split every SG layer into core-sized groups of output neurons (phase 1 of 5).
 
 A tile is a rectangle of output positions (th x tw); its axons are the tile's receptive field,
-every input sub-neuron one axon (ALGORITHMS.md 8.5), in a modular layout: slot =
+every input sub-neuron one axon (docs/hardware.md §5), in a modular layout: slot =
 ((y mod Rh) * Rw + (x mod Rw)) * C * L_in + c * L_in + l with Rh x Rw the largest window, so one
 input sub-neuron has the same axon address in every core that needs it.
 

@@ -4,7 +4,7 @@ Every used axon slot of a layer-l core is fed by exactly one source: a hardware 
 layer-(l-1) core, or, for the first hidden layer, the off-chip encoder (source core -1). The
 cores reading one source sub-neuron all read it at the same axon address (partition's modular
 layout) and are covered exactly by multicast cubes (`partition.cube_cover`: one chip, base
-address XOR any subset of the replication bits, ALGORITHMS.md 8.3). A PAICORE neuron has one
+address XOR any subset of the replication bits, docs/hardware.md §3). A PAICORE neuron has one
 destination register, so cube q of a source is the destination of its copy q; the partitioner
 allocated exactly as many copies as cubes (checked here). The off-chip host sends one packet per
 cube itself and needs no copies.

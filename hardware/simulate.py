@@ -1,6 +1,6 @@
 """Simulate: a tick-based integer simulator of the mapped cores (phase 4 of 5).
 
-Neuron model (PAICORE SNN mode, ALGORITHMS.md 8.4, each layer active for one tick per image,
+Neuron model (PAICORE SNN mode, docs/hardware.md §4-5, each layer active for one tick per image,
 membranes start at 0): V = sum_axons x * w + bias (the leak register, added before the
 comparison); spike iff V >= theta_pos; hard reset. Ticks: the off-chip encoder's spikes are
 injected at tick 0; with the chip's one-tick delay the cores of hidden layer l fire at tick l

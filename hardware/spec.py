@@ -1,4 +1,4 @@
-"""Hardware limits as data: a frozen description of a core and a chip (ALGORITHMS.md 8.2-8.4).
+"""Hardware limits as data: a frozen description of a core and a chip (docs/hardware.md §1-4).
 
 `paicore()` reads every PAICORE number from `paicorelib` (the chip vendor's own constants);
 `load_spec(path)` reads another chip from a YAML file with the same fields, `dump_spec` writes
@@ -140,7 +140,7 @@ def _morton(x, y):
 
 PAICORE_SOP_ENERGY_PJ = 1e12 / 5.181e12  # 5.181 TSOPS/W -> 0.193 pJ per SOP
 PAICORE_SOP_SOURCE = ("PAICORE 2.0 published efficiency 5.181 TSOPS/W (Peking University news, 2025-06-06; "
-                      "ALGORITHMS.md 8.1): 1 / 5.181e12 J = 0.193 pJ per SOP")
+                      "docs/hardware.md §1): 1 / 5.181e12 J = 0.193 pJ per SOP")
 
 
 def paicore():

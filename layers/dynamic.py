@@ -1,4 +1,4 @@
-"""Spiking layers of the all-integer SNN with dynamic threshold adaptation (ALGORITHMS.md 4.2).
+"""Spiking layers of the all-integer SNN with dynamic threshold adaptation (docs/conversions.md §4).
 
 One neuron per ANN neuron, T time steps, signed spikes (+1 / -1) on the time axis
 `(batch, T, ...)`. Layers are evaluated one after the other over all T steps; that equals the

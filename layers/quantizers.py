@@ -1,4 +1,4 @@
-"""Quantizers as pure `keras.ops` functions with straight-through estimators (ALGORITHMS.md 1.1-1.2).
+"""Quantizers as pure `keras.ops` functions with straight-through estimators (docs/quantizers.md §1-2).
 
 Every function returns the quantized value *exactly* in the forward pass. The STE is written as
 `q + (g - stop_gradient(g))`: the bracket is exactly zero in the forward pass (x - x == 0 in IEEE

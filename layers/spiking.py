@@ -1,4 +1,4 @@
-"""Spiking Keras layers for the scatter-and-gather (SG) SNN (ALGORITHMS.md section 3).
+"""Spiking Keras layers for the scatter-and-gather (SG) SNN (docs/conversions.md §1-2).
 
 Every tensor between spiking layers carries an explicit time axis, `(batch, T, ...)`; SG is T = 1.
 Values on that axis are *spike counts*: an ANN neuron becomes L stateless sub-neurons with a
@@ -258,7 +258,7 @@ class SpikeDeletion(_SpikingLayer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MultiplicativeInputNoise(_SpikingLayer):
-    """Noise of the all-integer paper (ALGORITHMS.md 4.3): x * (1 + rate * (u - 0.5)), u ~ U[0, 1)."""
+    """Noise of the all-integer paper (docs/noise.md §3): x * (1 + rate * (u - 0.5)), u ~ U[0, 1)."""
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -1,4 +1,4 @@
-"""ANN multiply-accumulate counts per layer (ALGORITHMS.md 3.6).
+"""ANN multiply-accumulate counts per layer (docs/counting.md §5).
 
 MACs of a conv layer = H_out * W_out * C_out * C_in * K_h * K_w; of a dense layer = in * out.
 The papers' "hidden" total excludes the encoding layer (the first conv) and the classifier, which

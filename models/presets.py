@@ -1,4 +1,4 @@
-"""Named architectures of the papers (ALGORITHMS.md section 2).
+"""Named architectures of the papers (docs/networks.md).
 
 `quantization` says how a preset is quantized:
   "median"  scatter-and-gather papers: encoding and hidden activations median-quantized (k, B),

@@ -57,7 +57,7 @@ def random_shift(images, seeds, max_shift):
 
 
 def _cifar_train_example(augment):
-    """ALGORITHMS.md 5.2: random 24x24 crop, flip, brightness (+-63), contrast [0.2, 1.8]."""
+    """docs/training.md §1: random 24x24 crop, flip, brightness (+-63), contrast [0.2, 1.8]."""
 
     def transform(image, label, seed):
         image = tf.cast(image, tf.float32)

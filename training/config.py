@@ -5,6 +5,8 @@ seeds' spellings are accepted too (`--learning_rate`, `--use_ternary True`, `--r
 `--mode 'training'`), so their README command lines run verbatim.
 """
 import argparse
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -29,6 +31,7 @@ DEFAULTS = {
     "data_dir": None,
     "output_dir": None,  # runs/<model>_<dataset>_k<k>B<B>
     "resume": False,
+    "overwrite": False,
     "mode": "training",
     "use_ternary": True,
     "augment": True,
@@ -42,6 +45,40 @@ DEFAULTS = {
 }
 # YAML keys that describe an experiment but are not options (e.g. the paper's figure).
 METADATA_KEYS = {"paper", "description"}
+BOOL_OPTIONS = ("resume", "overwrite", "use_ternary", "augment", "md5_check")
+# Each ANN neuron becomes 2^k * B spiking sub-neurons (one threshold each); beyond this the SNN of
+# even the smallest preset no longer fits in memory, and no paper goes past 8.
+MAX_LEVELS = 256
+MAX_K = 8
+MAX_SEED = 2**32 - 1  # numpy's generator takes seeds in [0, 2^32)
+MAX_EPOCHS = 100_000  # more is a typo, and it overflows the learning-rate schedule's step counter
+MAX_BATCH = 65_536
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where `1e-3` (no dot) is a string; YAML 1.2 and every user read it
+    as a number, so floats are resolved by the YAML 1.2 rule."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+# Integers keep their own resolver, which is tried first for digits-only text.
+for _first, _resolvers in _Yaml12Loader.yaml_implicit_resolvers.items():
+    _resolvers.sort(key=lambda pair: pair[0] != "tag:yaml.org,2002:int")
+
+
+def load_yaml(text):
+    """yaml.safe_load, but numbers like 1e-3 are numbers (YAML 1.2)."""
+    return yaml.load(text, Loader=_Yaml12Loader)
 
 
 def str2bool(text):
@@ -74,24 +111,29 @@ def build_parser():
     p = _OneLineParser(
         prog="train.py",
         description="Train (or evaluate) a quantized CNN: median-quantized activations, ternary weights.",
+        epilog=_presets_and_configs(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the epilog's lines
         argument_default=argparse.SUPPRESS,  # only flags actually given reach the namespace
     )
-    p.add_argument("--config", help="YAML file with any of these options (flags override it)")
-    p.add_argument("--model", help=f"preset name; one of {', '.join(PRESETS)} (default lenet)")
+    p.add_argument("--config", help="YAML file with any of these options (flags override it), or the "
+                   "name of a shipped one (listed below), from any folder")
+    p.add_argument("--model", help="preset name, listed below (default lenet)")
     p.add_argument("--dataset", choices=list(DATASETS), help="default: the preset's dataset")
-    p.add_argument("--k", type=int, help="quantization level: activation step 2^-k (default 1)")
+    p.add_argument("--k", type=int, help=f"quantization level: activation step 2^-k, 0..{MAX_K} (default 1)")
     p.add_argument("--B", type=float, help="activation upper bound (default 2)")
     p.add_argument("--epochs", type=int, help="training epochs (default 20)")
     p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, help="default 128")
     p.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
                    help="peak Adam learning rate of the warm-up + cosine schedule (default 2e-3)")
-    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, help=f"random seed, 0..{MAX_SEED} (default 0)")
     p.add_argument("--data-dir", "--data_dir", dest="data_dir",
                    help="folder with the official dataset files (default $SNN_DATA_DIR, else download)")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir",
                    help="run directory (default runs/<model>_<dataset>_k<k>B<B>)")
     p.add_argument("--resume", nargs="?", const=True, type=str2bool,
                    help="continue the run in --output-dir from its last completed epoch")
+    p.add_argument("--overwrite", nargs="?", const=True, type=str2bool,
+                   help="start a new run in --output-dir even though it holds one (deletes that run's files)")
     p.add_argument("--mode", type=_mode, help="training (default) or inference")
     p.add_argument("--use-ternary", "--use_ternary", dest="use_ternary", type=str2bool,
                    help="ternary hidden weights (default True); False trains float hidden weights")
@@ -112,6 +154,27 @@ def build_parser():
     return p
 
 
+def _presets_and_configs():
+    """The --help epilog: every preset with its architecture, and the shipped config files."""
+    lines = ["presets (--model):"]
+    for name, preset in PRESETS.items():
+        lines.append(f"  {name:<16} {preset.description}")
+    configs = sorted(CONFIGS_DIR.glob("*.yaml"))
+    lines.append(f"configs (--config), in {CONFIGS_DIR.name}/:")
+    lines.extend(_wrap([path.name for path in configs]))
+    return "\n".join(lines)
+
+
+def _wrap(names, width=100):
+    lines, line = [], " "
+    for name in names:
+        if len(line) + len(name) + 1 > width:
+            lines.append(line)
+            line = " "
+        line += " " + name
+    return lines + [line]
+
+
 def parse_config(argv=None):
     """Merged options as a plain dict; raises UserError for bad values or an unreadable config."""
     given = vars(build_parser().parse_args(argv))
@@ -124,9 +187,10 @@ def parse_config(argv=None):
 
 
 def read_config_file(path):
+    path = _shipped_config(path)
     try:
         with open(path) as handle:
-            content = yaml.safe_load(handle)
+            content = load_yaml(handle)
     except OSError as err:
         raise UserError(f"cannot read config file {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
@@ -143,13 +207,25 @@ def read_config_file(path):
         if name not in DEFAULTS:
             raise UserError(f"config file {path}: unknown option {key!r}; valid: {', '.join(sorted(DEFAULTS))}")
         options[name] = value
-    for name in ("resume", "use_ternary", "augment", "md5_check"):
+    # The command line converts these through argparse; the file's values need the same treatment.
+    for name, convert in [*((n, str2bool) for n in BOOL_OPTIONS), ("mode", _mode)]:
         if name in options:
             try:
-                options[name] = str2bool(options[name])
+                options[name] = convert(options[name])
             except argparse.ArgumentTypeError as err:
                 raise UserError(f"config file {path}: {name}: {err}") from None
     return options
+
+
+def _shipped_config(path):
+    """A path as given if it exists; else a shipped config of that name (`--config mnist_lenet_k1B2`
+    works from any folder, as --help lists them)."""
+    if Path(path).exists():
+        return path
+    for candidate in (CONFIGS_DIR / path, CONFIGS_DIR / f"{path}.yaml"):
+        if Path(path).name == str(path) and candidate.is_file():
+            return str(candidate)
+    return path
 
 
 def validate(options):
@@ -161,32 +237,60 @@ def validate(options):
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
     if options["dataset"] is not None and options["dataset"] not in DATASETS:
         raise UserError(f"unknown dataset {options['dataset']!r}; valid: {', '.join(DATASETS)}")
-    checks = [
-        (_is_int(options["k"]) and options["k"] >= 0, f"k must be an integer >= 0, got {options['k']!r}"),
-        (_is_number(options["B"]) and options["B"] >= 1, f"B must be >= 1, got {options['B']!r}"),
-        (_is_number(options["learning_rate"]) and options["learning_rate"] > 0,
-         f"learning rate must be > 0, got {options['learning_rate']!r}"),
-        (_is_int(options["epochs"]) and options["epochs"] >= 1, f"epochs must be >= 1, got {options['epochs']!r}"),
-        (_is_int(options["batch_size"]) and options["batch_size"] >= 1,
-         f"batch size must be >= 1, got {options['batch_size']!r}"),
-    ]
-    checks.append((_is_number(options["train_noise"]) and 0 <= options["train_noise"] <= 1,
-                   f"train noise must be in [0, 1], got {options['train_noise']!r}"))
-    if options["train_noise"] and PRESETS[options["model"]].quantization != "median":
-        checks.append((False, f"--train-noise applies to scatter-and-gather models, not {options['model']}"))
-    for name in ("limit_train", "limit_test"):
-        value = options[name]
-        checks.append((value is None or (_is_int(value) and value >= 1), f"{name} must be >= 1, got {value!r}"))
-    if options["save_keras"] is not None:
-        checks.append((options["save_keras"].endswith(".keras"),
-                       f"--save-keras needs a path ending in .keras, got {options['save_keras']}"))
-    for ok, message in checks:
+    for ok, message in _numeric_checks(options):
         if not ok:
             raise UserError(message)
-    if _is_number(options["B"]) and float(options["B"]).is_integer():
+    if float(options["B"]).is_integer():
         options["B"] = int(options["B"])
-    if 2 ** options["k"] * options["B"] != int(2 ** options["k"] * options["B"]):
+    levels = 2 ** options["k"] * options["B"]
+    if levels != int(levels):
         raise UserError(f"2^k * B must be an integer (the number of spike levels), got k={options['k']}, B={options['B']}")
+    if levels > MAX_LEVELS:
+        raise UserError(f"2^k * B = {int(levels)} spike levels; at most {MAX_LEVELS} (each ANN neuron "
+                        f"becomes that many spiking sub-neurons): lower k or B")
+    _check_mode_flags(options)
+
+
+def _numeric_checks(options):
+    """(ok, message) per numeric option: the type first (a YAML value can be anything), then a range
+    that keeps the value finite and inside what the generator, the schedule and the SNN can take."""
+    o = options
+    checks = [
+        (_is_int(o["k"]) and 0 <= o["k"] <= MAX_K, f"k must be an integer in [0, {MAX_K}], got {o['k']!r}"),
+        (_is_finite(o["B"]) and o["B"] >= 1, f"B must be a finite number >= 1, got {o['B']!r}"),
+        (_is_finite(o["learning_rate"]) and o["learning_rate"] > 0,
+         f"learning rate must be a finite number > 0, got {o['learning_rate']!r}"),
+        (_is_int(o["epochs"]) and 1 <= o["epochs"] <= MAX_EPOCHS,
+         f"epochs must be an integer in [1, {MAX_EPOCHS}], got {o['epochs']!r}"),
+        (_is_int(o["batch_size"]) and 1 <= o["batch_size"] <= MAX_BATCH,
+         f"batch size must be an integer in [1, {MAX_BATCH}], got {o['batch_size']!r}"),
+        (_is_int(o["seed"]) and 0 <= o["seed"] <= MAX_SEED,
+         f"seed must be an integer in [0, {MAX_SEED}] (the random generator's range), got {o['seed']!r}"),
+        (_is_finite(o["train_noise"]) and 0 <= o["train_noise"] <= 1,
+         f"train noise must be in [0, 1], got {o['train_noise']!r}"),
+    ]
+    if o["train_noise"] and PRESETS[o["model"]].quantization != "median":
+        checks.append((False, f"--train-noise applies to scatter-and-gather models, not {o['model']}"))
+    for name in ("limit_train", "limit_test"):
+        value = o[name]
+        checks.append((value is None or (_is_int(value) and value >= 1),
+                       f"{name} must be an integer >= 1, got {value!r}"))
+    return checks
+
+
+def _check_mode_flags(options):
+    """Flags that would do nothing in the chosen mode are refused rather than ignored."""
+    if options["save_keras"] is not None and not options["save_keras"].endswith(".keras"):
+        raise UserError(f"--save-keras needs a path ending in .keras, got {options['save_keras']}")
+    if options["mode"] == "training":
+        for name in ("checkpoint", "export", "save_keras"):
+            if options[name] is not None:
+                raise UserError(f"--{name} is for --mode inference; training writes its model and "
+                                f"SavedModel into --output-dir")
+    elif options["overwrite"]:  # (--resume is accepted in inference: the seeds' command lines pass it)
+        raise UserError("--overwrite is for --mode training; inference writes no run folder")
+    if options["resume"] and options["overwrite"]:
+        raise UserError("--resume continues the run in --output-dir and --overwrite deletes it: pass one")
 
 
 def run_name(model, dataset, k, B):
@@ -208,5 +312,5 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _is_finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

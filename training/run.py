@@ -25,16 +25,13 @@ from models import DATASETS, build_preset, get_preset, hidden_macs
 from models.tensorlayer_npz import NpzError, import_npz
 from snn_data import load_arrays
 from snn_data.pipelines import eval_dataset, train_dataset
+from training import runfolder
 from training.config import UserError, default_output_dir, run_name
 from training.export import export_saved_model
 
 log = logging.getLogger("train")
 EVAL_BATCH = 1000
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
-# Options that define the network, its data and its learning-rate schedule: a resumed run must
-# not change them (the schedule's length is fixed when the optimizer is built).
-_IDENTITY = ("model", "dataset", "k", "B", "use_ternary", "train_noise", "epochs", "batch_size",
-             "learning_rate", "seed", "augment", "limit_train")
 
 
 def run(options):
@@ -49,31 +46,59 @@ def run(options):
 
 
 def run_training(options):
-    out = Path(options["output_dir"] or default_output_dir(options, options["dataset"]))
-    out.mkdir(parents=True, exist_ok=True)
-    resuming = options["resume"] and (out / "checkpoint" / "state.json").is_file()
-    if not resuming:  # a new run in an old folder starts its log and history afresh
-        for stale in ("train.log", "history.csv", "metrics.json", "checkpoint/state.json"):
-            (out / stale).unlink(missing_ok=True)
-    _setup_logging(out / "train.log")
+    plan = runfolder.plan_training(options)
+    if plan.action == "finished":
+        return _report_finished(plan)
+    # Everything that can fail on the user's input happens before the folder is touched.
     train_x, train_y = _limit(*_load(options, "train"), options["limit_train"])
     test_x, test_y = _limit(*_load(options, "test"), options["limit_test"])
     steps_per_epoch = math.ceil(len(train_x) / options["batch_size"])
+    model, start_epoch = _resume_or_build(options, plan, steps_per_epoch)
 
-    model, start_epoch = _resume_or_build(options, out, steps_per_epoch)
+    out = plan.out
+    created = runfolder.make_folder(out)
+    if plan.action == "fresh":  # leftovers of a run that never completed an epoch, or --overwrite
+        runfolder.clear_run_files(out)
+    try:
+        return _train(model, options, out, start_epoch, (train_x, train_y), (test_x, test_y))
+    except BaseException as err:
+        state = runfolder.read_state(out)
+        if state is None:  # nothing to resume: leave no half-written run behind
+            _close_logging()
+            runfolder.remove_failed_run(out, created)
+        if isinstance(err, TrainingDiverged):
+            kept = (f"the checkpoint after epoch {state['completed_epochs']} is kept in {out / 'checkpoint'}"
+                    if state else "no epoch had completed, so nothing was saved")
+            raise TrainingDiverged(f"{err}; {kept}; lower --learning-rate and start again with "
+                                   f"--overwrite") from None
+        raise
+
+
+def _train(model, options, out, start_epoch, train, test):
+    (train_x, train_y), (test_x, test_y) = train, test
+    _setup_logging(out / "train.log")
+    if start_epoch:
+        log.info("resuming %s after epoch %d", out, start_epoch)
+        _truncate_history(out / "history.csv", start_epoch)
+    model.summary(print_fn=lambda line, *args, **kwargs: log.info("%s", line))
     log.info(
         "%s on %s, k=%s B=%s, %d train / %d test images, epochs %d..%d, run directory %s",
         options["model"], options["dataset"], options["k"], options["B"], len(train_x), len(test_x),
         start_epoch + 1, options["epochs"], out,
     )
+    steps = math.ceil(len(train_x) / options["batch_size"])
+    warmup = _warmup_steps(options["epochs"], steps)
+    log.info("learning rate: %d warm-up steps to %g, then cosine decay to 0 over %d steps", warmup,
+             options["learning_rate"], options["epochs"] * steps - warmup)
     test_ds = eval_dataset(test_x, test_y, EVAL_BATCH)
     verbose = 1 if sys.stdout.isatty() else 2
+    callbacks = [StopOnNonFiniteLoss(), keras.callbacks.TensorBoard(str(out / "tensorboard"))]
     started = time.time()
     for epoch in range(start_epoch, options["epochs"]):
         epoch_start = time.time()
         ds = train_dataset(train_x, train_y, options["batch_size"], options["dataset"], options["seed"],
                            epoch, augment=options["augment"])
-        history = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose)
+        history = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=callbacks)
         test_loss, test_acc = model.evaluate(test_ds, verbose=0)
         row = {
             "epoch": epoch + 1,
@@ -83,6 +108,7 @@ def run_training(options):
             "test_accuracy": test_acc,
             "seconds": time.time() - epoch_start,
         }
+        _check_finite(row, epoch + 1)
         _append_history(out / "history.csv", row)
         _save_checkpoint(model, out / "checkpoint", epoch + 1, options)
         log.info("epoch %d/%d: loss %.4f, test accuracy %.4f (%.1f s)", epoch + 1, options["epochs"],
@@ -90,22 +116,36 @@ def run_training(options):
     return _finish(model, options, out, test_x, test_y, len(train_x), time.time() - started)
 
 
-def _resume_or_build(options, out, steps_per_epoch):
-    state_file = out / "checkpoint" / "state.json"
-    if options["resume"] and state_file.is_file():
-        state = json.loads(state_file.read_text())
-        for key in _IDENTITY:
-            if state["options"].get(key) != options[key]:
-                raise UserError(
-                    f"cannot resume {out}: it was started with {key}={state['options'].get(key)!r}, "
-                    f"not {options[key]!r} (start a new run in another --output-dir to change it)"
-                )
-        model = keras.models.load_model(out / "checkpoint" / "last.keras")
-        log.info("resuming %s after epoch %d", out, state["completed_epochs"])
-        _truncate_history(out / "history.csv", state["completed_epochs"])
-        return model, state["completed_epochs"]
-    if options["resume"]:
-        log.info("no checkpoint in %s: starting a new run", out)
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop at the first batch whose loss is NaN or infinite, before a NaN model can be saved
+    (keras.callbacks.TerminateOnNaN stops too, but silently, and the run would then save it)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(f"the training loss became {float(loss)} at batch {batch + 1}")
+
+
+def _check_finite(row, epoch):
+    for key in ("loss", "test_loss"):
+        if not math.isfinite(row[key]):
+            raise TrainingDiverged(f"the {key.replace('_', ' ')} became {row[key]} in epoch {epoch}")
+
+
+def _report_finished(plan):
+    print(f"{plan.out} is a finished run ({plan.state['completed_epochs']} epochs, test accuracy "
+          f"{plan.metrics.get('test_accuracy')}); nothing to resume, its files are unchanged")
+    return plan.metrics
+
+
+def _resume_or_build(options, plan, steps_per_epoch):
+    if plan.action == "resume":
+        model = load_model_file(plan.out / "checkpoint" / "last.keras", what="checkpoint")
+        return model, plan.state["completed_epochs"]
     keras.utils.set_random_seed(options["seed"])
     model = build_preset(options["model"], options["dataset"], k=options["k"], B=options["B"],
                          use_ternary=options["use_ternary"], train_noise=options["train_noise"])
@@ -118,12 +158,17 @@ def _resume_or_build(options, out, steps_per_epoch):
 
 
 def _schedule(options, steps_per_epoch):
-    """One epoch of linear warm-up to the peak rate, then cosine decay to zero."""
+    """Linear warm-up to the peak rate, then cosine decay to zero. The warm-up is one epoch, but at
+    most a tenth of the training, so a short smoke run spends most of its steps at a useful rate."""
     total = options["epochs"] * steps_per_epoch
-    warmup = min(steps_per_epoch, total // 2)
+    warmup = _warmup_steps(options["epochs"], steps_per_epoch)
     return keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=total - warmup, warmup_target=options["learning_rate"], warmup_steps=warmup
     )
+
+
+def _warmup_steps(epochs, steps_per_epoch):
+    return min(steps_per_epoch, epochs * steps_per_epoch // 10)
 
 
 def _save_checkpoint(model, folder, completed_epochs, options):
@@ -191,7 +236,7 @@ def save_atomic(model, path):
 
 def run_inference(options):
     path = find_checkpoint(options)
-    model = load_model_file(path, options["model"], options["dataset"], options["k"], options["B"],
+    model = load_model_or_npz(path, options["model"], options["dataset"], options["k"], options["B"],
                             options["use_ternary"])
     save_keras_copy(model, options["save_keras"])
     dataset = infer_dataset(model)
@@ -243,7 +288,7 @@ def pretrained_path(model, dataset, k, B):
     return PRETRAINED_DIR / run_name(model, dataset, k, B) / "model.keras"
 
 
-def load_model_file(path, preset="lenet", dataset=None, k=1, B=2, use_ternary=True):
+def load_model_or_npz(path, preset="lenet", dataset=None, k=1, B=2, use_ternary=True):
     """A .keras model; a TensorLayer .npz checkpoint is assigned to a fresh `preset` built with
     (dataset, k, B, use_ternary), which the .keras format stores itself."""
     if Path(path).suffix == ".npz":
@@ -251,11 +296,19 @@ def load_model_file(path, preset="lenet", dataset=None, k=1, B=2, use_ternary=Tr
             return import_npz(path, preset, dataset=dataset, k=k, B=B, use_ternary=use_ternary)
         except NpzError as err:
             raise UserError(str(err)) from None
+    return load_model_file(path)
+
+
+def load_model_file(path, what=None):
+    """keras.models.load_model, or a UserError naming the file; `what="checkpoint"` says that a
+    checkpoint train.py wrote itself is damaged (and how to go on)."""
     try:
         return keras.models.load_model(path)
     except Exception as err:  # a wrong file can fail in many ways inside keras
-        raise UserError(f"{path} is not a model this project can load ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        if what == "checkpoint":
+            raise UserError(f"checkpoint {path} is damaged ({reason}); start again with --overwrite") from None
+        raise UserError(f"{path} is not a model this project can load ({reason})") from None
 
 
 def infer_dataset(model):
@@ -313,13 +366,19 @@ def _write_json_atomic(path, data):
 
 
 def _setup_logging(path):
+    _close_logging()
     log.setLevel(logging.INFO)
-    log.handlers.clear()
     log.propagate = False
     formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     for handler in (logging.StreamHandler(sys.stdout), logging.FileHandler(path)):
         handler.setFormatter(formatter)
         log.addHandler(handler)
+
+
+def _close_logging():
+    for handler in list(log.handlers):
+        handler.close()
+        log.removeHandler(handler)
 
 
 def _tf_version():

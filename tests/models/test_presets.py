@@ -25,7 +25,7 @@ def test_lenet_hidden_macs():
 
 
 def test_readme_formula_lenet_hidden_macs_match_the_paper():
-    # The SG README's formula: 12*12*16*16*2*2 + 5*5*16*32*8*8 + 2*2*32*32*4*4 + 4*4*32*256
+    # docs/networks.md §1, the SG README's formula: 12*12*16*16*2*2 + 5*5*16*32*8*8 + 2*2*32*32*4*4 + 4*4*32*256
     assert hidden_macs(build_preset("lenet_readme")) == 1_163_264
 
 
@@ -34,7 +34,7 @@ def test_vgg_hidden_macs_match_the_paper():
 
 
 def test_allint_presets_hidden_macs():
-    # Derived in ALGORITHMS.md 3.6 with the same convention.
+    # docs/networks.md §3, with the same convention.
     assert hidden_macs(build_preset("lenet_allint")) == 5_152_768
     assert hidden_macs(build_preset("cnn1")) == 399_179_776
 

@@ -88,11 +88,11 @@ def test_resume_refuses_a_different_network_or_schedule(tmp_path, data_dir, caps
     assert "started with epochs=1, not 2" in capsys.readouterr().err
 
 
-def test_a_new_run_in_an_old_folder_starts_a_fresh_history(tmp_path, data_dir):
+def test_an_overwritten_run_starts_a_fresh_history(tmp_path, data_dir):
     out = tmp_path / "run"
     args = ["--epochs", "1", "--data-dir", str(data_dir), "--output-dir", str(out), "--limit-train", "300",
             "--limit-test", "100"]
-    assert train.main(args) == 0 and train.main(args) == 0
+    assert train.main(args) == 0 and train.main([*args, "--overwrite"]) == 0
     assert [r["epoch"] for r in csv.DictReader(open(out / "history.csv"))] == ["1"]
     assert (out / "train.log").read_text().count("epoch 1/1") == 1
 
@@ -100,11 +100,11 @@ def test_a_new_run_in_an_old_folder_starts_a_fresh_history(tmp_path, data_dir):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--k", "-1"], "k must be an integer >= 0"),
-        (["--B", "0"], "B must be >= 1"),
+        (["--k", "-1"], "k must be an integer in [0, 8]"),
+        (["--B", "0"], "B must be a finite number >= 1"),
         (["--model", "alexnet"], "unknown model 'alexnet'"),
         (["--config", "missing.yaml"], "cannot read config file missing.yaml"),
-        (["--learning-rate", "0"], "learning rate must be > 0"),
+        (["--learning-rate", "0"], "learning rate must be a finite number > 0"),
         (["--mode", "testing"], "expected 'training' or 'inference'"),
         (["--epochs", "many"], "invalid int value"),
     ],

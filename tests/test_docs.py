@@ -1,0 +1,37 @@
+"""The repository documents what it cites: no citation of a file it does not hold, and every
+`docs/<page>.md §N` citation names a page and a numbered section that exist."""
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CITATION = re.compile(r"docs/(\w+)\.md(?: §(\d+)(?:-(\d+))?)?")
+
+
+def tracked_text_files():
+    names = subprocess.run(["git", "ls-files", "*.py", "*.md", "*.yaml", "*.json"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    return [REPO / name for name in names if (REPO / name).is_file()]
+
+
+def sections(page):
+    return {int(number) for number in re.findall(r"^## (\d+)\.", page.read_text(), re.M)}
+
+
+def test_nothing_cites_documents_outside_the_repository():
+    allowed = {REPO / "docs" / "README.md", Path(__file__).resolve()}  # the old-to-new section map; this test
+    offenders = [str(path.relative_to(REPO)) for path in tracked_text_files()
+                 if path not in allowed and "ALGORITHMS.md" in path.read_text()]
+    assert not offenders
+
+
+def test_every_docs_citation_names_an_existing_page_and_section():
+    broken, count = [], 0
+    for path in tracked_text_files():
+        for page, first, last in CITATION.findall(path.read_text()):
+            count += 1
+            target = REPO / "docs" / f"{page}.md"
+            wanted = set(range(int(first), int(last or first) + 1)) if first else set()
+            if not target.is_file() or not wanted <= sections(target):
+                broken.append(f"{path.relative_to(REPO)}: docs/{page}.md {first}-{last}")
+    assert count >= 20 and not broken, broken
