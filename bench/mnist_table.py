@@ -10,8 +10,9 @@ Per quantized row it runs, exactly as a user would,
 
 which finds the shipped model pretrained/lenet_mnist_k<K>B<B> and writes figs/k<K>B<B>/ (the seed's
 text files, summary.json, noise_sweep.json; the figures in figs/ are redrawn). The float row is the
-shipped pretrained/lenet_fp_mnist/metrics.json. `--compare` adds the README's formula network
-(pretrained/lenet_readme_mnist_k1B2, figs/lenet_readme_mnist/k1B2) for the noise comparison. Prints a
+shipped pretrained/lenet_fp_mnist/metrics.json. `--compare` adds the README's formula network for the noise
+comparison: pretrained/lenet_readme_mnist_k1B2 (no noise-aware training, figs/lenet_readme_mnist/k1B2)
+and pretrained/lenet_readme_mnist_k1B2_noise (trained with train_noise 0.2). Prints a
 Markdown table: ANN = SNN accuracy, the paper's figure, agreement, spikes and SOPs per image,
 spiking neurons (sub-neurons), differing neuron counts, and noise at 10 % / 20 % (mean +- std).
 """
@@ -41,8 +42,11 @@ def main():
         p.error(f"unknown rows {unknown}; valid: {', '.join(ROWS)}")
     runs = {row: (["--k", row[1], "--B", row[3]], REPO / "figs" / row) for row in rows}
     if args.compare:
-        runs["lenet_readme k1B2"] = (["--model", "lenet_readme", "--k", "1", "--B", "2"],
-                                     REPO / "figs" / "lenet_readme_mnist" / "k1B2")
+        formula = REPO / "figs" / "lenet_readme_mnist"
+        runs["lenet_readme k1B2"] = (["--model", "lenet_readme", "--k", "1", "--B", "2"], formula / "k1B2")
+        runs["lenet_readme k1B2, noise-aware"] = (
+            ["--checkpoint", "pretrained/lenet_readme_mnist_k1B2_noise", "--output-dir",
+             str(formula / "k1B2_train_noise0.2")], formula / "k1B2_train_noise0.2")
     if not args.collect_only:
         for name, (flags, _) in runs.items():
             print(f"== {name}", flush=True)
