@@ -1,11 +1,13 @@
-"""Command line of evaluate_snn.py. The seeds' spellings work too (`--noise_ratio 0.1`)."""
+"""Command line of evaluate_snn.py. The seeds' spellings work too (`--noise_ratio 0.1`).
+
+Common flags here; each registered method (conversion.METHODS) adds its own flags in an argument
+group and checks them (Method.add_arguments, Method.check_options)."""
 import argparse
 
+from cli_utils import OneLineParser, UserError, positive_int, str2bool
+from conversion.method import METHODS, get_method
+from conversion.noise import NOISE_MODELS
 from models import PRESETS
-from training.config import UserError, _OneLineParser, str2bool
-
-NOISE_MODELS = ("encoding", "all-layers", "input")
-DEFAULT_NOISE_MODEL = {"sg": "encoding", "allint": "input"}  # each paper's own noise
 
 
 def _ratio(text):
@@ -22,51 +24,39 @@ def _ratio_list(text):
     return [_ratio(part) for part in text.split(",") if part.strip()]
 
 
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def build_parser():
-    p = _OneLineParser(
+    import conversion  # noqa: F401  (registers the shipped methods)
+
+    p = OneLineParser(
         prog="evaluate_snn.py",
         description="Convert a quantized CNN into a spiking network, evaluate it, count spikes and SOPs.",
     )
+    defaults = {name: method.default_model for name, method in METHODS.items()}
     p.add_argument("--checkpoint", help="the quantized model (.keras or run directory); default: "
                    "runs/<model>_mnist_k<k>B<B>, else the shipped pretrained/lenet_mnist_k1B2")
-    p.add_argument("--model", help="preset used to find the default checkpoint (default lenet; "
-                   "lenet_allint with --method allint)")
-    p.add_argument("--k", type=int, help="pick the default checkpoint for this k (default 1; 0 with --method allint)")
+    p.add_argument("--model", help="preset used to find the default checkpoint (default per method: "
+                   + ", ".join(f"{model} with --method {name}" for name, model in defaults.items()) + ")")
+    p.add_argument("--k", type=int, help="pick the default checkpoint for this k (default per method: "
+                   + ", ".join(f"{m.default_k} for {name}" for name, m in METHODS.items()) + ")")
     p.add_argument("--B", type=float, help="pick the default checkpoint for this B (default 2)")
-    p.add_argument("--method", default="sg", choices=["sg", "allint"],
-                   help="sg: scatter-and-gather, one time step (default); allint: all-integer SNN with "
-                   "dynamic thresholds over --time-steps")
-    p.add_argument("--time-steps", "--time_steps", dest="time_steps", type=_positive,
-                   help="allint: time steps to simulate (default 30, as the seed's MNIST script)")
-    p.add_argument("--use_int", "--use-int", dest="use_int", type=str2bool, default=True,
-                   help="allint: exact integer arithmetic, everything x10^4 (default True); False: float")
-    p.add_argument("--use_ternary", "--use-ternary", dest="use_ternary", type=str2bool, default=True,
-                   help="allint: the model has ternary hidden weights (default True, must match the model)")
+    p.add_argument("--method", default="sg", choices=list(METHODS),
+                   help="; ".join(method.help for method in METHODS.values()))
     p.add_argument("--noise_ratio", "--noise-ratio", dest="noise_ratio", type=_ratio, default=0.0,
                    help="noise strength r in [0, 1] (default 0)")
     p.add_argument("--noise-model", "--noise_model", dest="noise_model", choices=NOISE_MODELS,
-                   help="encoding (sg default: each encoding-layer spike deleted with probability r), "
-                   "all-layers (deletion in every spiking layer, sg only), input (allint default: "
-                   "x (1 + r (u - 1/2)) on the input)")
-    p.add_argument("--seeds", type=_positive, default=1, help="repeat noisy runs with N seeds (mean, std)")
+                   help="encoding (each encoding-layer spike deleted with probability r), all-layers "
+                   "(deletion in every spiking layer, unsigned spikes only), input (x (1 + r (u - 1/2)) on "
+                   "the input); default per method: "
+                   + ", ".join(f"{m.default_noise_model} for {name}" for name, m in METHODS.items()))
+    p.add_argument("--seeds", type=positive_int, default=1, help="repeat noisy runs with N seeds (mean, std)")
     p.add_argument("--seed", type=int, default=0, help="first noise seed (default 0)")
     p.add_argument("--noise-sweep", dest="noise_sweep", type=_ratio_list,
                    help="also evaluate these comma-separated noise ratios (x --seeds) and plot the sweep")
-    p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=_positive, default=200,
+    p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=200,
                    help="images per batch (default 200, as the seed); one line per batch in the text files")
     p.add_argument("--data-dir", "--data_dir", dest="data_dir", help="default $SNN_DATA_DIR")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir",
-                   help="default figs/k<k>B<B>/ (noise-free) or figs/k<k>B<B>_noise<r>/")
+                   help="default figs/<run>/ (sg: k<k>B<B>, allint: WQ_INT/k<k>), _noise<r> appended with noise")
     p.add_argument("--calibrate", type=str2bool, default=True,
                    help="place thresholds at the float32 ANN's own switch points (default True); False keeps "
                    "the exact-math thresholds (diagnostic: they can differ from the ANN near ties)")
@@ -75,45 +65,36 @@ def build_parser():
     p.add_argument("--export", type=str2bool, default=True, help="write snn.keras and snn.export (default True)")
     p.add_argument("--hardware", help="map the SNN onto neuromorphic cores and simulate it there: "
                    "'paicore', a shipped core name (crossbar256) or a core YAML file")
-    p.add_argument("--hardware-images", dest="hardware_images", type=_positive,
+    p.add_argument("--hardware-images", dest="hardware_images", type=positive_int,
                    help="simulate only the first N test images on the cores (default: all)")
     p.add_argument("--hardware-estimate-only", dest="hardware_estimate_only", action="store_true",
                    help="only count cores (no weight tables, no simulation)")
     p.add_argument("--paibox", choices=["none", "count", "export"], default="count",
                    help="PAICORE only: also compile with PAIBox for its core count (default), and with "
                    "'export' write its configuration files (adds minutes)")
-    p.add_argument("--limit-test", dest="limit_test", type=_positive, help="use the first N test images")
+    p.add_argument("--limit-test", dest="limit_test", type=positive_int, help="use the first N test images")
     p.add_argument("--no-md5-check", dest="md5_check", action="store_false")
+    for name, method in METHODS.items():
+        method.add_arguments(p.add_argument_group(f"--method {name}"))
     return p
 
 
 def parse_args(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.k is not None and args.k < 0:
-        raise UserError(f"k must be an integer >= 0, got {args.k}")
-    if args.B is not None and args.B < 1:
-        raise UserError(f"B must be >= 1, got {args.B}")
-    if args.B is not None and float(args.B).is_integer():
-        args.B = int(args.B)
-    args.model_given = args.model is not None
-    if args.model is None:
-        args.model = "lenet_allint" if args.method == "allint" else "lenet"
-    if args.model not in PRESETS:
-        raise UserError(f"unknown model {args.model!r}; valid: {', '.join(PRESETS)}")
-    if args.noise_model is None:
-        args.noise_model = DEFAULT_NOISE_MODEL[args.method]
-    if args.method == "sg" and args.time_steps not in (None, 1):
-        raise UserError("scatter-and-gather runs one time step; --time-steps is for --method allint")
-    if args.method == "allint" and args.noise_model == "all-layers":
-        raise UserError("noise model all-layers deletes unsigned spikes; the all-integer SNN's spikes are "
-                        "signed (use input or encoding)")
-    if args.method == "allint" and args.hardware:
-        raise UserError("--hardware maps scatter-and-gather SNNs; all-integer SNNs need signed spikes, "
-                        "which PAICORE neurons do not emit")
-    if args.method == "allint" and args.noise_sweep:
-        raise UserError("--noise-sweep is for --method sg; for allint run --noise_ratio r --seeds N per ratio")
-    if args.noise_sweep is not None and not args.noise_sweep:
+    """(method name, options dict) for evaluation.run.run; bad values are UserErrors."""
+    options = vars(build_parser().parse_args(argv))
+    if options["k"] is not None and options["k"] < 0:
+        raise UserError(f"k must be an integer >= 0, got {options['k']}")
+    if options["B"] is not None and options["B"] < 1:
+        raise UserError(f"B must be >= 1, got {options['B']}")
+    if options["B"] is not None and float(options["B"]).is_integer():
+        options["B"] = int(options["B"])
+    options["model_given"] = options["model"] is not None
+    method = get_method(options.pop("method"))
+    if options["model"] is None:
+        options["model"] = method.default_model
+    if options["model"] not in PRESETS:
+        raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
+    method.check_options(options)
+    if options["noise_sweep"] is not None and not options["noise_sweep"]:
         raise UserError("--noise-sweep needs at least one ratio, e.g. 0,0.1,0.2")
-    if args.method == "allint" and args.time_steps is None:
-        args.time_steps = 30
-    return args
+    return method.name, options
