@@ -162,8 +162,9 @@ def test_a_toy_method_runs_through_the_pipeline_counting_and_export(tmp_path, da
     assert summary["totals"]["spikes"] == rows["act0"]["spikes"] + rows["act1"]["spikes"]
     # hidden SOPs: every encoder spike reaches the 8 units of fc1 (one sub-neuron each)
     assert rows["act1"]["sops"] == 8 * rows["act0"]["spikes"]
-    assert (out / "spike_num.txt").read_text().splitlines() == [repr(float(v)) for v in np.cumsum(
-        [act0[i:i + 30].sum() + act1[i:i + 30].sum() for i in (0, 30)])]
+    # the toy's seed file: one line per (batch, step), spikes so far within the batch (T = 1)
+    assert (out / "spike_num.txt").read_text().splitlines() == [
+        repr(float(act0[i:i + 30].sum() + act1[i:i + 30].sum())) for i in (0, 30)]
 
     # Export found the toy's emitters without knowing their classes.
     exported = tf.saved_model.load(str(out / "snn.export"))
