@@ -9,7 +9,7 @@ spiking vocabulary (layers.base) and the evaluation pipeline (evaluation.run) ar
 Hooks take plain values (an `options` dict with the CLI's option names, numpy arrays, models),
 never an argparse namespace, so that they can be called from Python and tested alone.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cli_utils import UserError
 
@@ -49,7 +49,6 @@ class Method:
     # --- command line
     add_arguments: callable = _nothing  # (argparse group): the method's own flags
     check_options: callable = _nothing  # (options dict) -> None; fills method defaults, raises UserError
-    flags: tuple = field(default=())  # names of the options add_arguments defines (for the help text)
 
     @property
     def default_noise_model(self):
@@ -72,6 +71,7 @@ def get_method(name):
 
 
 def noise_suffix(options):
+    """What a noisy run appends to its folder name."""
     return f"_noise{options['noise_ratio']:g}" if options.get("noise_ratio", 0) > 0 else ""
 
 

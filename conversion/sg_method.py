@@ -14,8 +14,8 @@ from layers.quantized import QuantActivation
 def model_facts(ann, path, options):
     """(k, B) of the model's encoding quantizer; --k/--B must agree when given with --checkpoint."""
     acts = [layer for layer in ann.layers if isinstance(layer, QuantActivation)]
-    if not acts:
-        raise UserError(f"{path} has no quantized activations: only quantized models convert to SNNs")
+    if not acts:  # not convertible: the conversion's error lists every layer that is not
+        return {}
     k, B = acts[0].k, acts[0].B
     B = int(B) if B is not None and float(B).is_integer() else B
     for name, actual in (("k", k), ("B", B)):

@@ -17,6 +17,7 @@ import numpy as np
 
 from cli_utils import UserError
 from conversion import add_noise, get_method
+from conversion.method import noise_suffix
 from evaluation.common import (
     FIGS_DIR,
     check_model_name,
@@ -61,7 +62,7 @@ def run(method="sg", **options):
 
     # first: its error lists every layer that does not convert
     snn, conversion = convert_or_fail(method, ann, **method.convert_options(options, load_data), return_report=True)
-    name = method.run_dir(facts, options) + (f"_noise{options['noise_ratio']:g}" if options["noise_ratio"] > 0 else "")
+    name = method.run_dir(facts, options) + noise_suffix(options)
     out = Path(options["output_dir"] or default_output_dir(ann, dataset, name))
     images, labels = load_split(dataset, "test", options["data_dir"], options["md5_check"], options["limit_test"])
     print(f"{ann_path}: {method.describe(facts, options)}, {len(images)} {dataset} test images -> {out}")
