@@ -92,8 +92,8 @@ def import_tensorflow_quietly():
 
 
 def run_cli(prog, parse, work, interrupted_hint=""):
-    """parse() the command line, then load TensorFlow and work(options); user errors end in one
-    line on stderr and exit code 2 (a bad flag fails before TensorFlow loads)."""
+    """parse() the command line, then load TensorFlow (quietly; a parser may have loaded it
+    already) and work(options); user errors end in one line on stderr and exit code 2."""
     from snn_data import DataError
 
     try:

@@ -4,9 +4,7 @@ Common flags here; each registered method (conversion.METHODS) adds its own flag
 group and checks them (Method.add_arguments, Method.check_options)."""
 import argparse
 
-from cli_utils import OneLineParser, UserError, positive_int, str2bool
-from conversion.method import METHODS, get_method
-from conversion.noise import NOISE_MODELS
+from cli_utils import OneLineParser, UserError, import_tensorflow_quietly, positive_int, str2bool
 from models import PRESETS
 
 
@@ -25,12 +23,18 @@ def _ratio_list(text):
 
 
 def build_parser():
+    # The methods bring their own flags, and they live with their converters (Keras): load
+    # TensorFlow first, quietly, so that even a bad flag's error stays one line.
+    import_tensorflow_quietly()
     import conversion  # noqa: F401  (registers the shipped methods)
 
     p = OneLineParser(
         prog="evaluate_snn.py",
         description="Convert a quantized CNN into a spiking network, evaluate it, count spikes and SOPs.",
     )
+    from conversion.method import METHODS
+    from conversion.noise import NOISE_MODELS
+
     defaults = {name: method.default_model for name, method in METHODS.items()}
     p.add_argument("--checkpoint", help="the quantized model (.keras or run directory); default: "
                    "runs/<model>_mnist_k<k>B<B>, else the shipped pretrained/lenet_mnist_k1B2")
@@ -82,6 +86,8 @@ def build_parser():
 def parse_args(argv=None):
     """(method name, options dict) for evaluation.run.run; bad values are UserErrors."""
     options = vars(build_parser().parse_args(argv))
+    from conversion.method import get_method  # after build_parser: it loads TensorFlow quietly
+
     if options["k"] is not None and options["k"] < 0:
         raise UserError(f"k must be an integer >= 0, got {options['k']}")
     if options["B"] is not None and options["B"] < 1:
