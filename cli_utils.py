@@ -1,7 +1,66 @@
-"""What train.py and evaluate_snn.py share: a quiet TensorFlow import and one-line user errors."""
+"""What train.py, evaluate_snn.py and their libraries share: the user-error type, the one-line
+argument parser, atomic JSON files, a quiet TensorFlow import and the CLI wrapper.
+
+Kept free of project imports (numpy aside), so that every package can use it without pulling in
+another package's code.
+"""
+import argparse
 import contextlib
+import json
 import os
 import sys
+
+
+class UserError(Exception):
+    """A mistake the user can fix; reported as one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports errors in one line (no usage block) and exits with 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def str2bool(text):
+    if isinstance(text, bool):
+        return text
+    lowered = str(text).strip().strip("'\"").lower()
+    if lowered in ("true", "1", "yes", "y", "on"):
+        return True
+    if lowered in ("false", "0", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def write_json_atomic(path, data):
+    """Write `data` as indented JSON; a reader never sees half a file (write, then rename).
+
+    numpy scalars are written as the Python numbers they hold."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 @contextlib.contextmanager
@@ -33,10 +92,9 @@ def import_tensorflow_quietly():
 
 
 def run_cli(prog, parse, work, interrupted_hint=""):
-    """parse() the command line, then load TensorFlow and work(options); user errors end in one
-    line on stderr and exit code 2 (a bad flag fails before TensorFlow loads)."""
+    """parse() the command line, then load TensorFlow (quietly; a parser may have loaded it
+    already) and work(options); user errors end in one line on stderr and exit code 2."""
     from snn_data import DataError
-    from training.config import UserError
 
     try:
         options = parse()

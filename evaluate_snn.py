@@ -18,10 +18,11 @@ from cli_utils import run_cli
 def main(argv=None):
     from evaluation.config import parse_args
 
-    def work(args):
+    def work(parsed):
         from evaluation.run import run
 
-        run(args)
+        method, options = parsed
+        run(method, **options)
 
     return run_cli("evaluate_snn.py", lambda: parse_args(argv), work)
 

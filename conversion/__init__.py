@@ -1,5 +1,9 @@
 """ANN -> SNN conversion: threshold folding, one converter per source layer type, counting, noise.
 
+Methods are plugins (conversion.method): `METHODS` holds one registered `Method` per method
+(scatter-and-gather and all-integer are registered on import), over one conversion chain
+(conversion.chain) and one spiking vocabulary (layers.base).
+
     snn = convert(model, method="sg")           # spiking keras.Model, same input as the ANN
     report = count_spikes(snn, images)           # spikes, SOPs, MACs per layer (conversion.counting)
     noisy = add_noise(snn, "encoding", 0.1, 0)   # conversion.noise
@@ -9,7 +13,7 @@
 from conversion.counting import UNITS, LayerCount, SpikeCounter, SpikeReport, count_spikes
 from conversion.export import export_snn_saved_model
 from conversion.nir_export import NIR_METHODS, NirExport, NirExportError, export_nir, nir_graph, nir_support, write_nir
-from conversion.noise import DEFAULT_NOISE_MODEL, NOISE_MODELS, add_noise, default_noise_model
+from conversion.noise import NOISE_MODELS, add_noise, default_noise_model
 from conversion.allint import convert_allint
 from conversion.allint_eval import (
     ALLINT_UNITS,
@@ -20,18 +24,18 @@ from conversion.allint_eval import (
     count_allint,
     verify_allint,
 )
-from conversion.sg import ConversionError, convert_sg
+from conversion.chain import ConversionError
+from conversion.method import METHODS, Method, get_method, register_method
+from conversion.sg import convert_sg
 from conversion.thresholds import ThresholdError
 from conversion.verify import LayerAgreement, Verification, verify
-
-METHODS = {"sg": convert_sg, "allint": convert_allint}
+import conversion.sg_method  # noqa: E402,F401  (registers "sg")
+import conversion.allint_method  # noqa: E402,F401  (registers "allint")
 
 
 def convert(model, method="sg", **options):
     """Convert a quantized Keras model into a spiking Keras model with `method` (see METHODS)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown conversion method {method!r}; valid: {', '.join(METHODS)}")
-    return METHODS[method](model, **options)
+    return get_method(method).convert(model, **options)
 
 
 __all__ = [
@@ -45,8 +49,11 @@ __all__ = [
     "verify_allint",
     "default_noise_model",
     "METHODS",
+    "Method",
     "NOISE_MODELS",
-    "DEFAULT_NOISE_MODEL",
+    "convert_sg",
+    "get_method",
+    "register_method",
     "UNITS",
     "ConversionError",
     "LayerAgreement",

@@ -18,15 +18,12 @@ import keras
 import numpy as np
 
 from conversion.allint_constants import INT32_LIMIT, encoding_levels, hidden_constants
-from conversion.sg import INTEGER_KERNELS, ConversionError, _ann_counts, _chain, _plain
+from conversion.chain import (INTEGER_KERNELS, ConversionError, Converter, ann_counts, convert_chain,
+                              integer_kernel, plain_reason)
 from conversion.thresholds import fold
-from layers.dynamic import AccumulatingReadout, BurstEncoding, DynamicThresholdNeuron, SignedConv2D, SignedDense
-from layers.preprocessing import CentralCrop, PerImageStandardization
+from layers.dynamic import INT_SCALE, AccumulatingReadout, BurstEncoding, DynamicThresholdNeuron
 from layers.quantized import QuantActivation, QuantConv2D, QuantDense
-
-INT_SCALE = 10_000
-_PREPROCESSING = (keras.layers.Rescaling, CentralCrop, PerImageStandardization)
-_SYNAPSES = (keras.layers.Conv2D, keras.layers.Dense, QuantConv2D, QuantDense)
+from layers.spiking import SpikingConv2D, SpikingDense
 
 
 @dataclass
@@ -55,28 +52,6 @@ class _State:
         return "int32" if self.use_int else "float32"
 
 
-@dataclass
-class _Position:
-    index: int
-    is_last: bool
-    first_synapse: bool
-    first_activation: bool
-
-
-_REGISTRY = {}
-
-
-def converts(*types, check=None):
-    """Register `fn(layer, state)` for source layers of these types; check(layer, pos, use_int)."""
-
-    def register(fn):
-        for t in types:
-            _REGISTRY[t] = (fn, check or (lambda layer, pos, use_int: None))
-        return fn
-
-    return register
-
-
 # ----------------------------------------------------------------------------------- public
 
 
@@ -94,52 +69,16 @@ def convert_allint(model, time_steps=30, use_int=False, calibrate=True, return_r
     time_steps = int(time_steps)
     if time_steps < 1:
         raise ValueError(f"time_steps must be >= 1, got {time_steps}")
-    chain = _chain(model)
-    _check_all(model, chain, bool(use_int))
-    state = _State(time_steps=time_steps, use_int=bool(use_int), calibrate=bool(calibrate), last=chain[-1])
-    for layer in chain:
-        _REGISTRY[type(layer)][0](layer, state)
+    use_int = bool(use_int)
+    state = _State(time_steps=time_steps, use_int=use_int, calibrate=bool(calibrate), last=model.layers[-1])
+    convert_chain(model, CONVERTERS, state, "allint", options=use_int, require_activation=True,
+                  detail=" (use_int=True)" if use_int else "")
     snn = keras.Model(state.inputs, state.x, name=f"{model.name}_allint{'_int' if use_int else ''}")
     return (snn, state.report) if return_report else snn
 
 
-def _check_all(model, chain, use_int):
-    synapses = [i for i, layer in enumerate(chain) if isinstance(layer, _SYNAPSES)]
-    activations = [i for i, layer in enumerate(chain) if isinstance(layer, QuantActivation)]
-    problems = []
-    for i, layer in enumerate(chain):
-        entry = _REGISTRY.get(type(layer))
-        if entry is None:
-            problems.append(f"{layer.name} ({type(layer).__name__})")
-            continue
-        pos = _Position(i, i == len(chain) - 1, bool(synapses) and i == synapses[0],
-                        bool(activations) and i == activations[0])
-        reason = entry[1](layer, pos, use_int)
-        if reason:
-            problems.append(f"{layer.name} ({type(layer).__name__}: {reason})")
-    if not activations:
-        problems.append("the model has no QuantActivation (nothing to convert into spiking neurons)")
-    if problems:
-        raise ConversionError(
-            f"cannot convert {model.name!r} with method 'allint'{' (use_int=True)' if use_int else ''}: "
-            f"{len(problems)} unsupported layer(s): " + "; ".join(problems)
-        )
-
-
 # --------------------------------------------------------------------------------- converters
-
-
-@converts(keras.layers.InputLayer)
-def _input(layer, state):
-    state.inputs = keras.Input(batch_shape=layer.batch_shape, dtype=layer.dtype, name=layer.name)
-    state.x = state.inputs
-
-
-@converts(*_PREPROCESSING)
-def _preprocessing(layer, state):
-    if state.spiking:
-        raise ConversionError(f"{layer.name}: preprocessing after the encoding layer is not supported")
-    state.x = type(layer).from_config(layer.get_config())(state.x)
+# Checks receive use_int as their options.
 
 
 def _float_weight_reason(layer, use_int):
@@ -153,15 +92,14 @@ def _check_float_synapse(layer, pos, use_int):
     if pos.is_last:
         if not isinstance(layer, keras.layers.Dense):
             return "the last layer must be the float Dense classifier"
-        return _plain(layer, "the classifier")
+        return plain_reason(layer, "the classifier")
     if pos.first_synapse:
         if isinstance(layer, keras.layers.Dense):
             return "the encoding (first) layer must be a Conv2D"
-        return _plain(layer, "the encoding conv")
-    return _plain(layer, "a float hidden layer") or _float_weight_reason(layer, use_int)
+        return plain_reason(layer, "the encoding conv")
+    return plain_reason(layer, "a float hidden layer") or _float_weight_reason(layer, use_int)
 
 
-@converts(keras.layers.Conv2D, keras.layers.Dense, check=_check_float_synapse)
 def _float_synapse(layer, state):
     if layer is state.last:
         if not state.spiking:
@@ -182,12 +120,12 @@ def _check_quant_synapse(layer, pos, use_int):
     return None
 
 
-@converts(QuantConv2D, QuantDense, check=_check_quant_synapse)
 def _quant_synapse(layer, state):
-    kernel = np.asarray(keras.ops.convert_to_numpy(layer.quantized_kernel()), np.float32)
     integer = layer.kernel_quantizer in INTEGER_KERNELS
-    if integer and (not np.array_equal(kernel, np.round(kernel)) or np.abs(kernel).max(initial=0) > 127):
-        raise ConversionError(f"{layer.name}: quantized kernel is not int8-representable")
+    if integer:
+        kernel = integer_kernel(layer, np.float32)
+    else:
+        kernel = np.asarray(keras.ops.convert_to_numpy(layer.quantized_kernel()), np.float32)
     _hidden_synapse(layer, kernel, state, integer)
 
 
@@ -197,34 +135,14 @@ def _hidden_synapse(layer, kernel, state, integer):
     kernel_dtype = "int8" if integer else "float32"
     args = dict(arithmetic=state.arithmetic, kernel_dtype=kernel_dtype, name=layer.name)
     if kernel.ndim == 4:
-        synapse = SignedConv2D(layer.filters, layer.kernel_size, layer.strides, layer.padding, **args)
+        synapse = SpikingConv2D(layer.filters, layer.kernel_size, layer.strides, layer.padding, **args)
     else:
-        synapse = SignedDense(layer.units, **args)
+        synapse = SpikingDense(layer.units, **args)
     state.x = synapse(state.x)
     synapse.kernel.assign(kernel.astype(kernel_dtype))
     fan_in_abs = np.abs(kernel.astype(np.float64)).reshape(-1, kernel.shape[-1]).sum(axis=0)
     state.v_max = fan_in_abs * state.s_in_max
     state.synapse, state.bn, state.integer_weights = layer, None, integer
-
-
-@converts(keras.layers.Flatten)
-def _flatten(layer, state):
-    if not state.spiking:
-        raise ConversionError(f"{layer.name}: Flatten before the encoding layer is not supported")
-    state.x = keras.layers.Reshape((state.time_steps, -1), name=layer.name)(state.x)
-
-
-def _check_bn(layer, pos, use_int):
-    if layer.axis not in (-1, len(layer.input.shape) - 1):
-        return "only channels-last BatchNormalization is supported"
-    return None
-
-
-@converts(keras.layers.BatchNormalization, check=_check_bn)
-def _batch_norm(layer, state):
-    if state.synapse is None or state.bn is not None:
-        raise ConversionError(f"{layer.name}: BatchNormalization must directly follow a conv/dense layer")
-    state.bn = layer
 
 
 def _check_activation(layer, pos, use_int):
@@ -241,7 +159,6 @@ def _check_activation(layer, pos, use_int):
     return None
 
 
-@converts(QuantActivation, check=_check_activation)
 def _activation(layer, state):
     if state.synapse is None:
         raise ConversionError(f"{layer.name}: a QuantActivation must follow a conv/dense (+ BatchNormalization)")
@@ -259,7 +176,7 @@ def _encoding(layer, state):
                            state.time_steps, state.spike_dtype, name=layer.name)
     state.x = neuron(state.x)
     neuron.kernel.assign(conv.kernel.numpy())
-    ladder = fold(layer.name, state.bn, channels, layer.k, levels, scale, _ann_counts(state.bn, layer, scale),
+    ladder = fold(layer.name, state.bn, channels, layer.k, levels, scale, ann_counts(state.bn, layer, scale),
                   "float32", calibrated=state.calibrate)
     neuron.thresholds.assign(ladder.thresholds)
     neuron.signs.assign(ladder.signs)
@@ -271,7 +188,7 @@ def _hidden_neuron(layer, state):
     channels = int(layer.input.shape[-1])
     consts = hidden_constants(
         layer.name, state.bn, channels, layer.k, state.scale_in, state.v_max, state.time_steps, state.arithmetic,
-        state.integer_weights, _ann_counts(state.bn, layer, state.scale_in), state.calibrate, INT_SCALE)
+        state.integer_weights, ann_counts(state.bn, layer, state.scale_in), state.calibrate, INT_SCALE)
     int_dtype = "int32" if consts.worst <= INT32_LIMIT else "int64"
     neuron = DynamicThresholdNeuron(state.arithmetic, int_dtype, name=layer.name)
     state.x = neuron(state.x)
@@ -291,3 +208,12 @@ def _classifier(layer, state):
     readout = AccumulatingReadout(layer.units, name=layer.name)
     state.x = readout(state.x)
     readout.kernel.assign(layer.kernel.numpy())
+
+
+CONVERTERS = {  # the structural ones (input, preprocessing, Flatten, BN) come from conversion.chain
+    keras.layers.Conv2D: Converter(_float_synapse, _check_float_synapse),
+    keras.layers.Dense: Converter(_float_synapse, _check_float_synapse),
+    QuantConv2D: Converter(_quant_synapse, _check_quant_synapse),
+    QuantDense: Converter(_quant_synapse, _check_quant_synapse),
+    QuantActivation: Converter(_activation, _check_activation),
+}

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 
-from conversion.counting import _fanout, _macs
-from layers.dynamic import AccumulatingReadout, BurstEncoding, DynamicThresholdNeuron, SignedConv2D, SignedDense
+from conversion.counting import fanout, macs, spiking_stages
+from layers.base import emitters, readout_of
 
 SEED_FILES = ("accuracy", "spike_num", "spike_collect", "sop_num", "abs_spike", "sum_spike")
 
@@ -77,7 +77,7 @@ class _Stage:
         self.row, self.emitter, self.synapse = row, emitter, synapse
         self.fan = None
         if synapse is not None:
-            self.fan = _fanout(synapse)[0]
+            self.fan = fanout(synapse)[0]
 
 
 class AllIntCounter:
@@ -85,8 +85,8 @@ class AllIntCounter:
 
     def __init__(self, snn, classifier_sops=False):
         self.stages = _stages(snn)
-        self.readout = snn.layers[-1]
-        if not isinstance(self.readout, AccumulatingReadout):
+        self.readout = readout_of(snn)
+        if self.readout is None or not self.readout.logits_per_step:
             raise ValueError(f"{snn.name!r} is not an all-integer spiking model (no AccumulatingReadout at the end)")
         self.time_steps = int(snn.output.shape[1])
         self.classifier_sops = bool(classifier_sops)
@@ -149,16 +149,18 @@ def count_allint(snn, images, labels=None, batch_size=200, classifier_sops=False
 
 
 def _stages(snn):
-    stages, synapse = [], None
-    for layer in snn.layers:
-        if isinstance(layer, (SignedConv2D, SignedDense)):
-            synapse = layer
-        elif isinstance(layer, BurstEncoding):
-            row = AllIntLayerCount(layer.name, layer.name, "encoding", _neurons(layer), _macs(layer), False)
+    # The emitters' own outputs: the seed counts the spikes sent, before any noise deletes them
+    # (the synapse inputs, read for SOPs, are what arrives).
+    stages = []
+    for stage in spiking_stages(snn, delivered=False):
+        layer = stage.layer
+        if stage.role == "encoding":
+            row = AllIntLayerCount(layer.name, layer.name, "encoding", _neurons(layer), macs(layer), False)
             stages.append(_Stage(row, layer, None))
-        elif isinstance(layer, DynamicThresholdNeuron):
-            row = AllIntLayerCount(layer.name, synapse.name, "hidden", _neurons(layer), _macs(synapse), True)
-            stages.append(_Stage(row, layer, synapse))
+        elif stage.role == "hidden":
+            row = AllIntLayerCount(layer.name, stage.synapse.name, "hidden", _neurons(layer),
+                                   macs(stage.synapse), True)
+            stages.append(_Stage(row, layer, stage.synapse))
     if not stages:
         raise ValueError(f"{snn.name!r} has no all-integer spiking layers")
     return stages
@@ -221,7 +223,7 @@ def stable_from_step(agreement_per_step, num_images):
 
 def verify_allint(ann, snn, images, batch_size=100, labels=None):
     """Compare the all-integer `snn` with its source `ann` on `images`, step by step (labels optional)."""
-    names = [layer.name for layer in snn.layers if isinstance(layer, (BurstEncoding, DynamicThresholdNeuron))]
+    names = [layer.name for layer in emitters(snn)]
     scales = [2.0 ** ann.get_layer(name).k for name in names]
     ann_probe = keras.Model(ann.input, [ann.get_layer(n).output for n in names] + [ann.output])
     # Spikes are -1/0/+1: int8 in the graph keeps the probe's outputs (batch x T x neurons) small.

@@ -14,16 +14,8 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 
-from layers.dynamic import BurstEncoding, SignedConv2D
-from layers.quantized import _conv_output_size
-from layers.spiking import (
-    MultiThresholdNeuron,
-    SpikeDeletion,
-    SpikeEncoding,
-    SpikingConv2D,
-    SpikingDense,
-    SpikingReadout,
-)
+from layers.base import role_of
+from layers.quantized import conv_output_size
 
 UNITS = {
     "spike": "one firing of one sub-neuron in one time step; a neuron with count n (0..L) emits n spikes",
@@ -105,8 +97,8 @@ class _Stage:
         self.row, self.emitter, self.synapse = row, emitter, synapse
         self.levels = levels_in_sops  # sub-neurons each arriving spike reaches per target neuron
         self.fan_all = self.fan_nonzero = None
-        if synapse is not None and not isinstance(synapse, SpikeEncoding):
-            self.fan_all, self.fan_nonzero = _fanout(synapse)
+        if synapse is not None:
+            self.fan_all, self.fan_nonzero = fanout(synapse)
 
 
 class SpikeCounter:
@@ -129,8 +121,10 @@ class SpikeCounter:
         self.probe_model = keras.Model(snn.input, outputs, name=f"{snn.name}_probe")
         self.report = SpikeReport(0, self.time_steps, [stage.row for stage in self.stages])
 
-    def update(self, outputs):
-        """Add one batch; returns nothing. `outputs` is the probe model's dict (numpy or tensors)."""
+    def update(self, outputs, labels=None):
+        """Add one batch; returns nothing. `outputs` is the probe model's dict (numpy or tensors).
+
+        `labels` is accepted for the common counter shape (the accuracy is the pipeline's)."""
         self.report.num_images += int(np.shape(outputs["logits"])[0])
         spikes_t = np.zeros(self.time_steps)
         sops_t = np.zeros(self.time_steps)
@@ -171,23 +165,48 @@ def count_spikes(snn, images, batch_size=200):
 # ------------------------------------------------------------------------------ structure
 
 
-def _stages(snn):
+@dataclass
+class Stage:
+    """One spiking stage of a model, read from the layers' declared roles (layers.base)."""
+
+    role: str  # "encoding", "hidden" or "readout"
+    layer: object  # the encoder, neuron or readout layer
+    synapse: object  # the layer whose input spikes this stage's SOPs count (None: analog input)
+    emitter: object  # the layer whose output holds the stage's spikes (None for the readout)
+
+
+def spiking_stages(snn, delivered=True):
+    """The stages of `snn` in order. With `delivered`, a noise layer right after an emitter
+    becomes that stage's emitter: the spikes counted are the ones that arrive, not the deleted."""
     stages, synapse = [], None
     for layer in snn.layers:
-        if isinstance(layer, (SpikingConv2D, SpikingDense)):
+        role = role_of(layer)
+        if role == "synapse":
             synapse = layer
-        elif isinstance(layer, SpikeEncoding):
-            row = _row(layer, layer, "encoding", layer.levels, _macs(layer), counted=True)
-            stages.append(_Stage(row, layer, layer, 0))
-        elif isinstance(layer, MultiThresholdNeuron):
-            row = _row(layer, synapse, "hidden", layer.levels, _macs(synapse), counted=True)
-            stages.append(_Stage(row, layer, synapse, layer.levels))
-        elif isinstance(layer, SpikeDeletion) and stages:
-            # Noise after an emitter: count the spikes that are delivered, not the deleted ones.
+        elif role == "encoder":
+            stages.append(Stage("encoding", layer, None, layer))
+        elif role == "neuron":
+            stages.append(Stage("hidden", layer, synapse, layer))
+        elif role == "noise" and delivered and stages:
             stages[-1].emitter = layer
-        elif isinstance(layer, SpikingReadout):
+        elif role == "readout":
+            stages.append(Stage("readout", layer, layer, None))
+    return stages
+
+
+def _stages(snn):
+    stages = []
+    for stage in spiking_stages(snn, delivered=True):
+        layer = stage.layer
+        if stage.role == "encoding":
+            row = _row(layer, layer, "encoding", layer.levels, macs(layer), counted=True)
+            stages.append(_Stage(row, stage.emitter, None, 0))
+        elif stage.role == "hidden":
+            row = _row(layer, stage.synapse, "hidden", layer.levels, macs(stage.synapse), counted=True)
+            stages.append(_Stage(row, stage.emitter, stage.synapse, layer.levels))
+        else:
             # The readout's neurons are accumulators, not sub-neurons: one SOP per spike and synapse.
-            row = _row(layer, layer, "readout", 0, _macs(layer), counted=False)
+            row = _row(layer, layer, "readout", 0, macs(layer), counted=False)
             row.ann_neurons = layer.units
             stages.append(_Stage(row, None, layer, 1))
     return stages
@@ -198,22 +217,23 @@ def _row(layer, synapse, role, levels, macs, counted):
     return LayerCount(layer.name, synapse.name, role, neurons, levels, neurons * levels, macs, counted)
 
 
-def _macs(synapse):
+def macs(synapse):
+    """ANN multiply-accumulates per image of a layer with a kernel (conv or dense)."""
     c_in = int(synapse.input.shape[-1])
-    if isinstance(synapse, (SpikingConv2D, SignedConv2D, SpikeEncoding, BurstEncoding)):
+    if synapse.operation == "conv":
         _, _, h, w, c_out = synapse.output.shape
         return int(h * w * c_out * c_in * synapse.kernel_size[0] * synapse.kernel_size[1])
     return c_in * synapse.units
 
 
-def _fanout(synapse):
+def fanout(synapse):
     """(all, nonzero): per input position and channel, the synapses an input spike reaches."""
     kernel = np.asarray(keras.ops.convert_to_numpy(synapse.kernel))
-    if not isinstance(synapse, (SpikingConv2D, SignedConv2D)):  # dense / readout: every input reaches every unit
+    if synapse.operation != "conv":  # dense / readout: every input reaches every unit
         return np.full(kernel.shape[0], kernel.shape[1], np.float64), np.count_nonzero(kernel, axis=1)
     _, _, h, w, _ = synapse.input.shape
     kh, kw, _, c_out = kernel.shape
-    (sh, sw), (oh, ow) = synapse.strides, _conv_output_size((h, w), (kh, kw), synapse.strides, synapse.padding)
+    (sh, sw), (oh, ow) = synapse.strides, conv_output_size((h, w), (kh, kw), synapse.strides, synapse.padding)
     top = max((oh - 1) * sh + kh - h, 0) // 2 if synapse.padding == "same" else 0
     left = max((ow - 1) * sw + kw - w, 0) // 2 if synapse.padding == "same" else 0
     cover = np.zeros((h, w))

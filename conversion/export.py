@@ -13,14 +13,14 @@ and `spike_counts` returns each spiking layer's signed spikes per step as float3
 import keras
 import tensorflow as tf
 
-from layers.dynamic import ALLINT_EMITTERS
-from layers.spiking import SPIKE_EMITTERS
+from layers.base import emitters, readout_of
 
 
 def export_snn_saved_model(snn, path):
-    names = [layer.name for layer in snn.layers if isinstance(layer, SPIKE_EMITTERS + ALLINT_EMITTERS)]
+    names = [layer.name for layer in emitters(snn)]
     counts_model = keras.Model(snn.input, {n: snn.get_layer(n).output for n in names})
-    per_step = len(snn.output.shape) == 3  # all-integer: (N, T, classes)
+    readout = readout_of(snn)
+    per_step = readout is not None and readout.logits_per_step  # all-integer: (N, T, classes)
     archive = keras.export.ExportArchive()
     archive.track(snn)
     spec = tf.TensorSpec((None, *snn.input_shape[1:]), tf.uint8, name="images")

@@ -54,9 +54,8 @@ import keras
 import nir
 import numpy as np
 
-from layers.dynamic import ALLINT_EMITTERS, ALLINT_SYNAPSES, AccumulatingReadout
+from layers.base import role_of
 from layers.preprocessing import CentralCrop, PerImageStandardization
-from layers.spiking import MultiThresholdNeuron, SpikeEncoding, SpikingConv2D, SpikingDense, SpikingReadout
 
 FORMAT = "qsnn-nir-1"
 NIR_FILE = "snn.nir"
@@ -152,11 +151,12 @@ class SnnLayer:
 
 
 def method_of(snn):
-    """"sg" or "allint", from the layer types the converters emit."""
-    types = tuple(type(layer) for layer in snn.layers)
-    if any(issubclass(t, ALLINT_EMITTERS + ALLINT_SYNAPSES + (AccumulatingReadout,)) for t in types):
+    """"sg" or "allint", from what the SNN's neurons declare (layers.base): signed neurons with
+    state are the all-integer SNN's, stateless threshold ladders scatter-and-gather's."""
+    neurons = [layer for layer in snn.layers if role_of(layer) == "neuron"]
+    if any(layer.signed for layer in neurons):
         return "allint"
-    if any(issubclass(t, (SpikeEncoding, MultiThresholdNeuron)) for t in types):
+    if neurons and all(layer.stateless and hasattr(layer, "thresholds") for layer in neurons):
         return "sg"
     raise NirExportError(f"{snn.name!r} is not a spiking model of a known conversion method")
 
@@ -176,21 +176,22 @@ def _record(layer):
     if isinstance(layer, (keras.layers.Rescaling, CentralCrop, PerImageStandardization)):
         config = {key: value for key, value in layer.get_config().items() if key in ("scale", "offset", "size")}
         return SnnLayer("preprocess", layer.name, in_shape, out_shape, config={"type": type(layer).__name__, **config})
-    if isinstance(layer, SpikeEncoding):
+    role = role_of(layer)
+    if role == "encoder" and hasattr(layer, "thresholds"):  # a threshold ladder on the analog image
         return SnnLayer("encoding", layer.name, in_shape, out_shape[1:], weight(layer.kernel), layer.strides,
                         layer.padding, layer.levels, layer.scale, layer.time_steps,
                         weight(layer.thresholds), weight(layer.signs))
-    if isinstance(layer, SpikingConv2D):
+    if role == "synapse" and layer.operation == "conv":
         return SnnLayer("synapse", layer.name, in_shape[1:], out_shape[1:], weight(layer.kernel), layer.strides,
                         layer.padding)
-    if isinstance(layer, SpikingDense):
+    if role == "synapse" and layer.operation == "dense":
         return SnnLayer("synapse", layer.name, in_shape[1:], out_shape[1:], weight(layer.kernel))
-    if isinstance(layer, MultiThresholdNeuron):
+    if role == "neuron" and layer.stateless and hasattr(layer, "thresholds"):
         return SnnLayer("neurons", layer.name, in_shape[1:], out_shape[1:], levels=layer.levels,
                         thresholds=weight(layer.thresholds), signs=weight(layer.signs))
     if isinstance(layer, keras.layers.Reshape):  # the converter's Flatten keeps the time axis
         return SnnLayer("flatten", layer.name, in_shape[1:], out_shape[1:])
-    if isinstance(layer, SpikingReadout):
+    if role == "readout" and not layer.logits_per_step:
         return SnnLayer("readout", layer.name, in_shape[1:], out_shape, weight(layer.kernel))
     raise NirExportError(f"layer {layer.name} ({type(layer).__name__}) has no NIR mapping "
                          "(noise layers are not exported: export the noise-free SNN)")

@@ -19,20 +19,20 @@ spikes and raises.
 """
 import keras
 
-from layers.dynamic import BurstDeletion, BurstEncoding, DynamicThresholdNeuron
-from layers.spiking import SPIKE_EMITTERS, MultiplicativeInputNoise, SpikeDeletion, SpikeEncoding
+from layers.base import EMITTERS, emitters, role_of
+from layers.spiking import MultiplicativeInputNoise
 
 NOISE_MODELS = ("encoding", "all-layers", "input")
-DEFAULT_NOISE_MODEL = {"sg": "encoding", "allint": "input"}
 
 
 def default_noise_model(snn):
-    """The noise model of the paper `snn` comes from: "input" for all-integer, else "encoding"."""
-    return DEFAULT_NOISE_MODEL["allint" if _is_allint(snn) else "sg"]
+    """The noise model of the paper `snn` comes from: "input" for signed (all-integer) spikes, else
+    "encoding". The CLI takes it from the method (conversion.methods); this is for a bare model."""
+    return "input" if _signed(snn) else "encoding"
 
 
-def _is_allint(snn):
-    return any(isinstance(layer, (BurstEncoding, DynamicThresholdNeuron)) for layer in snn.layers)
+def _signed(snn):
+    return any(layer.signed for layer in emitters(snn))
 
 
 def add_noise(snn, model="encoding", ratio=0.0, seed=0):
@@ -41,7 +41,7 @@ def add_noise(snn, model="encoding", ratio=0.0, seed=0):
         raise ValueError(f"unknown noise model {model!r}; valid: {', '.join(NOISE_MODELS)}")
     if not 0.0 <= ratio <= 1.0:
         raise ValueError(f"noise ratio must be in [0, 1], got {ratio!r}")
-    if model == "all-layers" and _is_allint(snn):
+    if model == "all-layers" and _signed(snn):
         raise ValueError("noise model 'all-layers' deletes unsigned spikes; it is not defined for the signed "
                          "spikes of an all-integer model (use 'input', its paper's noise, or 'encoding')")
     inputs = keras.Input(batch_shape=snn.input.shape, dtype=snn.input.dtype, name=snn.input.name)
@@ -49,18 +49,14 @@ def add_noise(snn, model="encoding", ratio=0.0, seed=0):
     for layer in snn.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if model == "input" and isinstance(layer, (SpikeEncoding, BurstEncoding)):
+        role = role_of(layer)
+        if model == "input" and role == "encoder":
             x = MultiplicativeInputNoise(ratio, seed=seed, name=f"{layer.name}_input_noise")(x)
         x = _copy(layer)(x)
-        deletes = isinstance(layer, SPIKE_EMITTERS) and (
-            model == "all-layers" or (model == "encoding" and isinstance(layer, SpikeEncoding)))
-        if deletes:
+        if role in EMITTERS and (model == "all-layers" or (model == "encoding" and role == "encoder")):
+            # Each emitter knows how its spikes are deleted (a count ladder or unit burst spikes).
             # Distinct seeds per layer, so that two layers never draw the same numbers.
-            x = SpikeDeletion(ratio, layer.levels, seed=seed * 1009 + count, name=f"{layer.name}_deletion")(x)
-            count += 1
-        if model == "encoding" and isinstance(layer, BurstEncoding):
-            # One unit spike per step at most: deletion of each spike with probability r.
-            x = BurstDeletion(ratio, seed=seed * 1009 + count, name=f"{layer.name}_deletion")(x)
+            x = layer.spike_deletion(ratio, seed * 1009 + count, f"{layer.name}_deletion")(x)
             count += 1
     return keras.Model(inputs, x, name=f"{snn.name}_{model}_noise")
 

@@ -26,7 +26,6 @@ import numpy as np
 
 INT32_MIN = np.iinfo(np.int32).min
 INT32_MAX = np.iinfo(np.int32).max
-FLOAT32_EXACT = 2**24  # integers below this are exact in float32
 _MAX_WALK = 40  # galloping steps: 2^40 lattice points either way
 
 

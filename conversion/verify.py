@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from layers.spiking import SPIKE_EMITTERS
+from layers.base import emitters
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Verification:
 
 def verify(ann, snn, images, batch_size=500):
     """Compare `snn` with `ann` on `images` (numpy, the models' common input format)."""
-    names = [layer.name for layer in snn.layers if isinstance(layer, SPIKE_EMITTERS)]
+    names = [layer.name for layer in emitters(snn)]
     scales = [2.0 ** ann.get_layer(name).k for name in names]
     ann_probe = keras.Model(ann.input, [ann.get_layer(n).output for n in names] + [ann.output])
     snn_probe = keras.Model(snn.input, [snn.get_layer(n).output for n in names] + [snn.output])

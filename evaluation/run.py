@@ -1,20 +1,23 @@
-"""The library behind evaluate_snn.py: convert, evaluate, count, add noise, write the run outputs.
+"""The one pipeline behind evaluate_snn.py: convert, evaluate, count, add noise, write the outputs.
 
-Output directory (default figs/k<k>B<B>/, or figs/k<k>B<B>_noise<r>/ with noise):
-  accuracy.txt, spike_num.txt, sop_num.txt, spike_collect.txt   one line per (batch, time step),
-                                      as the seeds write them (first seed's run when --seeds > 1)
-  summary.json                        accuracies, agreement, per-layer table, units, totals
-  snn.keras, snn.export/              the spiking model and its SavedModel (noise-free)
-  snn.nir                             with --export-nir: the noise-free SNN in NIR (conversion.nir_export)
-  noise_sweep.json, noise_sweep.png   with --noise-sweep
+Every conversion method runs through it; what differs comes from the method's hooks
+(conversion.method.Method): its conversion options, folder name, counter, summary fields, seed
+files, table, verification, figures and the hardware mappings it accepts.
+
+Output directory (default figs/<the method's run folder>[_noise<r>]/):
+  the method's seed-compatible text files, one line per (batch, time step) (first seed's run
+  when seeds > 1); summary.json (accuracies, agreement, per-layer table, units, totals);
+  snn.keras, snn.export/ (the noise-free SNN); snn.nir with export_nir (conversion.nir_export); noise_sweep.json/.png with noise_sweep;
+  hardware.json and hardware_grid.png with hardware.
 """
 import time
 from pathlib import Path
 
 import numpy as np
 
-from conversion import NirExportError, SpikeCounter, add_noise, nir_graph, nir_support, write_nir
-from conversion import verify as verify_layers
+from cli_utils import UserError
+from conversion import NirExportError, add_noise, get_method, nir_graph, nir_support, write_nir
+from conversion.method import noise_suffix
 from evaluation.common import (
     FIGS_DIR,
     check_model_name,
@@ -22,136 +25,136 @@ from evaluation.common import (
     default_output_dir,
     find_ann,
     load_ann,
+    load_split,
     noise_seeds,
     progress_bar,
     save_spiking_model,
-    test_data,
     write_json,
 )
-from evaluation.report import format_table, write_seed_files
-from layers import QuantActivation
-from training.config import UserError
 from training.run import EVAL_BATCH, infer_dataset
 
-def run(args):
-    if args.export_nir:
-        _check_nir_method(args.method)  # a method NIR cannot carry fails before any work
-    ann_path = find_ann(args)
-    ann = load_ann(ann_path, args)
-    check_model_name(ann, ann_path, args)
+DEFAULTS = {  # every option of a run and its default (evaluate_snn.py's flags, same names)
+    "checkpoint": None, "model": None, "model_given": False, "k": None, "B": None,
+    "noise_ratio": 0.0, "noise_model": None, "seeds": 1, "seed": 0, "noise_sweep": None,
+    "batch_size": 200, "data_dir": None, "output_dir": None, "calibrate": True, "verify": False,
+    "export": True, "hardware": None, "hardware_images": None, "hardware_estimate_only": False,
+    "paibox": "count", "limit_test": None, "md5_check": True, "export_nir": False, "save_keras": None,
+    "use_ternary": True,
+}
+
+
+def run(method="sg", **options):
+    """Evaluate one conversion `method` (a registered name); options as in DEFAULTS plus the
+    method's own (e.g. time_steps for allint). Returns the summary written to summary.json."""
+    method = get_method(method)
+    options = {**DEFAULTS, **options, "method": method.name}
+    options["model"] = options["model"] or method.default_model
+    method.check_options(options)  # fills the method's defaults (noise model, time steps)
+    _check_capabilities(method, options)
+    if options["export_nir"]:
+        _check_nir_method(method.name)  # a method NIR cannot carry fails before any work
+    ann_path = find_ann(options["checkpoint"], options["model"], options["k"], options["B"], method.default_k)
+    ann = load_ann(ann_path, options["model"], options["k"], options["B"], method.default_k,
+                   options["use_ternary"], options["save_keras"])
+    check_model_name(ann, ann_path, options["model"], options["model_given"], options["checkpoint"])
     dataset = infer_dataset(ann)
-    if args.hardware:
-        _check_core(args.hardware)  # before the evaluation, so that a bad core file fails at once
-    if args.method == "allint":
-        from evaluation.allint_run import run_allint
+    if options["hardware"]:
+        _check_hardware(method, options["hardware"])  # before the evaluation: a bad core file fails at once
+    facts = method.model_facts(ann, ann_path, options)
 
-        return run_allint(args, ann, ann_path, dataset)
+    def load_data(split):  # for methods whose conversion needs data (e.g. calibration images)
+        return load_split(dataset, split, options["data_dir"], options["md5_check"])
+
     # first: its error lists every layer that does not convert
-    snn, conversion = convert_or_fail(ann, args.method, calibrate=args.calibrate, return_report=True)
-    nir_plan = _nir_graph(snn, args.method) if args.export_nir else None  # fails before the evaluation
-    k, B = model_levels(ann, ann_path, args)
-    name = f"k{k}B{B}" + (f"_noise{args.noise_ratio:g}" if args.noise_ratio > 0 else "")
-    out = Path(args.output_dir or default_output_dir(ann, dataset, name))
-    images, labels = test_data(dataset, args)
-    print(f"{ann_path}: {args.method} conversion, k={k}, B={B}, {len(images)} {dataset} test images -> {out}")
+    snn, conversion = convert_or_fail(method, ann, **method.convert_options(options, load_data), return_report=True)
+    nir_plan = _nir_graph(snn, method.name) if options["export_nir"] else None  # fails before the evaluation
+    name = method.run_dir(facts, options) + noise_suffix(options)
+    out = Path(options["output_dir"] or default_output_dir(ann, dataset, name))
+    images, labels = load_split(dataset, "test", options["data_dir"], options["md5_check"], options["limit_test"])
+    print(f"{ann_path}: {method.describe(facts, options)}, {len(images)} {dataset} test images -> {out}")
 
-    ann_logits = ann.predict(images, batch_size=EVAL_BATCH, verbose=0)
-    ann_pred = np.argmax(ann_logits, axis=1)
+    ann_pred = np.argmax(ann.predict(images, batch_size=EVAL_BATCH, verbose=0), axis=1)
     runs = []
-    for seed in noise_seeds(args, args.noise_ratio):
-        model = snn if args.noise_ratio == 0 else add_noise(snn, args.noise_model, args.noise_ratio, seed)
-        label = f"seed {seed}" if args.noise_ratio > 0 else "SNN"
-        runs.append(evaluate(model, images, labels, args.batch_size, label))
+    for seed in noise_seeds(options["seed"], options["seeds"], options["noise_ratio"]):
+        model = snn if options["noise_ratio"] == 0 else add_noise(snn, options["noise_model"], options["noise_ratio"], seed)
+        label = f"seed {seed}" if options["noise_ratio"] > 0 else "SNN"
+        runs.append(evaluate(model, images, labels, options["batch_size"], label, counter=method.counter,
+                             dataset=dataset))
 
     out.mkdir(parents=True, exist_ok=True)
-    write_seed_files(out, runs[0])
-    summary = build_summary(args, ann_path, dataset, k, B, ann_pred, labels, runs)
-    summary["calibrated"] = args.calibrate
-    summary["threshold_corrections"] = {name: row["corrections"] for name, row in conversion.items()}
-    if args.verify:
-        summary["verify"] = _verify(ann, snn, images)
-    if args.noise_sweep:
-        summary["noise_sweep"] = noise_sweep(snn, images, labels, args, out)
-    if args.hardware:
-        summary["hardware"] = _hardware(snn, images, labels, args, out)
-    if args.export:
+    for file_name, text in method.seed_files(runs[0]).items():
+        (out / file_name).write_text(text)
+    summary = {"checkpoint": str(ann_path), "method": method.name, "dataset": dataset,
+               **method.summarize(facts, options, runs, ann_pred, labels, conversion)}
+    if options["verify"]:
+        summary["verify"] = method.verify(ann, snn, images)
+    if options["noise_sweep"]:
+        summary["noise_sweep"] = noise_sweep(snn, images, labels, options, out, method.counter, dataset)
+    if options["hardware"]:
+        summary["hardware"] = _hardware(snn, images, labels, options, out, method)
+    if options["export"]:
         save_spiking_model(snn, out)
     if nir_plan is not None:
         summary["nir"] = _write_nir(nir_plan, out)
     write_json(out / "summary.json", summary)
-    print(format_table(runs[0]["report"], summary))
+    if method.plot is not None:
+        method.plot(summary, out)
+    print(method.table(runs[0]["report"], summary))
     _refresh_figures(out)
     return summary
 
 
-def evaluate(model, images, labels, batch_size, label="SNN", progress=True):
-    """Run `model` over the images in batches; predictions, per-batch correct counts and counts."""
-    counter = SpikeCounter(model)
+def evaluate(model, images, labels, batch_size, label="SNN", progress=True, counter=None, dataset=None):
+    """Run `model` over the images in batches with the method's counter (default: the SG one).
+
+    Returns predictions ((N,) or (N, T) for per-step logits), correct predictions per batch (at
+    the last step), the counter's per-batch lines and report, the accuracy and the seconds."""
+    if counter is None:
+        from conversion import SpikeCounter
+
+        counter = lambda snn, dataset: SpikeCounter(snn)  # noqa: E731
+    counting = counter(model, dataset)
     bar = progress_bar(len(images)) if progress else None
-    predictions, correct_per_batch = [], []
+    predictions, correct_per_batch, lines = [], [], []
     started = time.perf_counter()
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
-        outputs = counter.probe_model.predict_on_batch(batch)
-        counter.update(outputs)
-        pred = np.argmax(np.asarray(outputs["logits"]), axis=1)
+        batch_labels = labels[start:start + batch_size]
+        outputs = counting.probe_model.predict_on_batch(batch)
+        lines.append(counting.update(outputs, batch_labels))
+        pred = np.argmax(np.asarray(outputs["logits"]), axis=-1)
         predictions.append(pred)
-        correct_per_batch.append(int(np.sum(pred == labels[start:start + batch_size])))
+        final = pred if pred.ndim == 1 else pred[:, -1]
+        correct_per_batch.append(int(np.sum(final == batch_labels)))
         if bar is not None:
             bar.add(len(batch))
     predictions = np.concatenate(predictions)
+    final = predictions if predictions.ndim == 1 else predictions[:, -1]
     return {
         "label": label,
         "predictions": predictions,
         "correct_per_batch": correct_per_batch,
-        "accuracy": float(np.mean(predictions == labels)),
-        "report": counter.report,
+        "lines": lines,
+        "accuracy": float(np.mean(final == labels)),
+        "report": counting.report,
         "seconds": time.perf_counter() - started,
     }
 
 
-def build_summary(args, ann_path, dataset, k, B, ann_pred, labels, runs):
-    accuracies = [r["accuracy"] for r in runs]
-    report = runs[0]["report"]
-    counts = report.to_dict()
-    return {
-        "checkpoint": str(ann_path),
-        "method": args.method,
-        "dataset": dataset,
-        "k": k,
-        "B": B,
-        "levels": int(2**k * B),
-        "num_images": int(len(labels)),
-        "time_steps": report.time_steps,
-        "noise_ratio": args.noise_ratio,
-        "noise_model": args.noise_model if args.noise_ratio > 0 else None,
-        "seeds": [r["label"] for r in runs] if args.noise_ratio > 0 else None,
-        "ann_accuracy": float(np.mean(ann_pred == labels)),
-        "snn_accuracy": float(np.mean(accuracies)),
-        "snn_accuracy_std": float(np.std(accuracies)),
-        "snn_accuracies": accuracies,
-        "agreement": int(np.sum(runs[0]["predictions"] == ann_pred)),
-        "snn_seconds": round(runs[0]["seconds"], 2),
-        "units": counts["units"],
-        "totals": counts["totals"],
-        "per_image": counts["per_image"],
-        "layers": counts["layers"],
-    }
-
-
-def noise_sweep(snn, images, labels, args, out):
-    """Accuracy (mean, std over --seeds) at each ratio of --noise-sweep; writes json and a plot."""
+def noise_sweep(snn, images, labels, options, out, counter=None, dataset=None):
+    """Accuracy (mean, std over the seeds) at each ratio of noise_sweep; writes json and a plot."""
     from figs.plots import plot_noise_sweep
 
     points = []
-    for ratio in args.noise_sweep:
+    for ratio in options["noise_sweep"]:
         accs = []
-        for seed in noise_seeds(args, ratio):
-            model = snn if ratio == 0 else add_noise(snn, args.noise_model, ratio, seed)
-            accs.append(evaluate(model, images, labels, args.batch_size, f"r={ratio} seed {seed}")["accuracy"])
+        for seed in noise_seeds(options["seed"], options["seeds"], ratio):
+            model = snn if ratio == 0 else add_noise(snn, options["noise_model"], ratio, seed)
+            accs.append(evaluate(model, images, labels, options["batch_size"], f"r={ratio} seed {seed}",
+                                 counter=counter, dataset=dataset)["accuracy"])
         points.append({"noise_ratio": ratio, "mean": float(np.mean(accs)), "std": float(np.std(accs)),
                        "accuracies": accs})
-    sweep = {"noise_model": args.noise_model, "num_images": int(len(labels)), "points": points}
+    sweep = {"noise_model": options["noise_model"], "num_images": int(len(labels)), "points": points}
     write_json(out / "noise_sweep.json", sweep)
     plot_noise_sweep([(out.name, sweep)], out / "noise_sweep.png")
     return sweep
@@ -160,31 +163,14 @@ def noise_sweep(snn, images, labels, args, out):
 # ------------------------------------------------------------------------------------ helpers
 
 
-def model_levels(ann, path, args):
-    """(k, B) of the model's encoding quantizer; --k/--B must agree when given with --checkpoint."""
-    acts = [layer for layer in ann.layers if isinstance(layer, QuantActivation)]
-    if not acts:
-        raise UserError(f"{path} has no quantized activations: only quantized models convert to SNNs")
-    k, B = acts[0].k, acts[0].B
-    B = int(B) if B is not None and float(B).is_integer() else B
-    for name, given, actual in (("k", args.k, k), ("B", args.B, B)):
-        if given is not None and given != actual:
-            raise UserError(f"{path} was trained with {name}={actual}, not {name}={given}")
-    return k, B
-
-
-def _verify(ann, snn, images):
-    result = verify_layers(ann, snn, images)
-    for row in result.layers:
-        print(f"verify {row.name}: {row.differing} of {row.neurons * len(images)} neuron counts differ "
-              f"from 2^k x the ANN activation ({row.images_affected} images affected)")
-    return {
-        "agreement": result.agreement,
-        "num_images": result.num_images,
-        "differing_total": result.differing,
-        "logits_exact": result.logit_ratio_exact,
-        "layers": [row.__dict__ for row in result.layers],
-    }
+def _check_capabilities(method, options):
+    """What the run asks of the method must be something it defines."""
+    if options["verify"] and method.verify is None:
+        raise UserError(f"--verify: method {method.name} defines no layer-by-layer verification")
+    if options["noise_ratio"] > 0 or options["noise_sweep"]:
+        if not method.noise_models:
+            raise UserError(f"method {method.name} defines no noise models")
+        options["noise_model"] = options["noise_model"] or method.default_noise_model
 
 
 def _check_nir_method(method):
@@ -208,25 +194,29 @@ def _write_nir(graph, out):
             "fidelity": result.fidelity, "nir_version": graph.metadata["nir_version"]}
 
 
-def _check_core(core):
+def _check_hardware(method, core):
     from hardware import HardwareError, resolve_spec
 
+    if not method.mappings:
+        raise UserError(f"--hardware: no hardware mapping accepts {method.name} SNNs")
     try:
         resolve_spec(core)
     except HardwareError as err:
         raise UserError(str(err)) from None
 
 
-def _hardware(snn, images, labels, args, out):
+def _hardware(snn, images, labels, options, out, method):
     from hardware import HardwareError, run_hardware
 
     try:
-        result = run_hardware(snn, images, labels, core=args.hardware, out_dir=out,
-                              num_images=args.hardware_images, estimate_only=args.hardware_estimate_only,
-                              paibox=args.paibox != "none", paibox_export_files=args.paibox == "export")
+        result = run_hardware(snn, images, labels, core=options["hardware"], out_dir=out,
+                              num_images=options["hardware_images"],
+                              estimate_only=options["hardware_estimate_only"],
+                              paibox=options["paibox"] != "none", paibox_export_files=options["paibox"] == "export",
+                              mapping=method.mappings[0])
     except HardwareError as err:
         raise UserError(str(err)) from None
-    line = f"hardware {args.hardware}: {result['total_cores']} cores on {result['chips']} chip(s)"
+    line = f"hardware {options['hardware']}: {result['total_cores']} cores on {result['chips']} chip(s)"
     if result.get("n_core_required") is not None:
         line += f" (PAIBox n_core_required {result['n_core_required']})"
     if result.get("agreement") is not None:

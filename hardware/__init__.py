@@ -6,7 +6,7 @@ Phases, one module each: partition (core-sized groups) -> place (chip grid) -> r
 sources, multicast) -> simulate (integer tick simulator, bit-exact with the Keras SNN) ->
 export (PAIBox). Limits are data (spec.py), checked by validate.py before anything runs.
 """
-from hardware.network import extract
+from hardware.network import MAPPINGS, CoreLayer, CoreNetwork, NeuronModel, extract
 from hardware.partition import partition, plan_layer
 from hardware.place import place
 from hardware.route import route
@@ -16,6 +16,6 @@ from hardware.spec import (ChipSpec, CoreSpec, HardwareError, HardwareSpec, dump
                            resolve_spec, tiny_spec)
 from hardware.validate import check, validate
 
-__all__ = ["ChipSpec", "CoreSimulator", "CoreSpec", "HardwareError", "HardwareSpec", "check", "dump_spec",
+__all__ = ["MAPPINGS", "CoreLayer", "CoreNetwork", "NeuronModel", "ChipSpec", "CoreSimulator", "CoreSpec", "HardwareError", "HardwareSpec", "check", "dump_spec",
            "extract", "load_spec", "map_network", "paicore", "partition", "place", "plan_layer",
            "resolve_spec", "route", "run_hardware", "simulate_and_compare", "tiny_spec", "validate"]

@@ -1,8 +1,14 @@
-"""Read the scatter-and-gather spiking Keras model into plain integer layers for the mapper.
+"""Read a spiking Keras model into plain integer layers for the mapper, one reader per mapping.
 
 Only the spiking model's own weights and thresholds are read (ARCHITECTURE.md: the SNN is the
-single IR). The encoding layer (SpikeEncoding, float) and the readout (SpikingReadout, float)
-stay off-chip; every synapse + MultiThresholdNeuron pair in between becomes one `SGLayer`.
+single IR), through the layers' declared roles (layers.base). MAPPINGS holds one reader per
+hardware mapping; a new mapping (e.g. temporal store-and-release) is one more reader that fills
+each layer's `NeuronModel` with its own reset mode and windows, while partition, place and route
+stay as they are.
+
+"spatial" (scatter-and-gather, T = 1): the encoding layer (float) and the readout (float) stay
+off-chip; every synapse + stateless threshold-ladder neuron pair in between becomes one
+`CoreLayer` with the spatial neuron model (hard reset, one tick to integrate, one to fire).
 A dense layer is treated as a 1 x 1 convolution over a 1 x 1 "image" of F input channels.
 
 Hardware neuron of sub-neuron i of channel c: fires iff s * V >= s * t[c, i] (s = sign). With
@@ -11,18 +17,47 @@ so every hardware neuron fires iff V' >= t'. Thresholds beyond the reachable mem
 (including the converter's int32 sentinels for gamma == 0) are clipped to it: t' > v_max never
 fires, t' <= -v_max always does, which is exactly what the clipped values do.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
 from hardware.spec import HardwareError
-from layers.spiking import (MultiThresholdNeuron, SpikeEncoding, SpikingConv2D, SpikingDense,
-                            SpikingReadout)
+from layers.base import role_of
+from layers.preprocessing import CentralCrop, PerImageStandardization
+
+# Keras layers that only reshape or preprocess: no neurons, nothing to map.
+_STRUCTURAL = (keras.layers.InputLayer, keras.layers.Rescaling, keras.layers.Reshape, CentralCrop,
+               PerImageStandardization)
+RESETS = ("hard", "subtractive")
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """How a layer's hardware neurons integrate and fire (PAIBox-style registers, per layer).
+
+    reset: "hard" (to 0 after firing; the spatial mapping's stateless neurons) or "subtractive"
+    (subtract the threshold: temporal / rate neurons). integrate_ticks: the ticks a neuron
+    accumulates input before it may fire (the store window); fire_ticks: the ticks it may emit
+    spikes (the release window). The spatial defaults are what every layer uses today.
+    """
+
+    reset: str = "hard"
+    integrate_ticks: int = 1
+    fire_ticks: int = 1
+
+    def __post_init__(self):
+        if self.reset not in RESETS:
+            raise ValueError(f"reset must be one of {RESETS}, got {self.reset!r}")
+        if self.integrate_ticks < 1 or self.fire_ticks < 1:
+            raise ValueError("integrate_ticks and fire_ticks must be >= 1")
+
+
+SPATIAL = NeuronModel()
 
 
 @dataclass
-class SGLayer:
+class CoreLayer:
     name: str  # the neuron layer (act1, ...): its counts are what we compare
     synapse: str  # the synapse layer (pool1, fc4, ...)
     kind: str  # "conv" or "dense"
@@ -35,6 +70,7 @@ class SGLayer:
     levels: int  # L of this layer (hardware neurons per ANN neuron)
     thresholds: np.ndarray  # (C', L) int64, sign-folded and clipped: fire iff V' >= t'
     v_max: np.ndarray  # (C',) worst-case |V'| = levels_in * sum |w|
+    neuron: NeuronModel = field(default=SPATIAL)
 
     @property
     def n_in(self):
@@ -46,8 +82,8 @@ class SGLayer:
 
 
 @dataclass
-class SGNetwork:
-    layers: list  # SGLayer, in order
+class CoreNetwork:
+    layers: list  # CoreLayer, in order
     encoder: object  # keras.Model: images -> encoding counts (batch, 1, H, W, C), off-chip
     readout: object  # the SpikingReadout layer (off-chip)
     probe: object  # keras.Model: images -> {layer name: counts} of every spiking layer + logits
@@ -61,25 +97,36 @@ def _same_pads(size, k, s):
     return total // 2
 
 
-def extract(snn):
-    """SGNetwork of a converted SG model, or HardwareError naming what cannot be mapped."""
+def extract(snn, mapping="spatial"):
+    """CoreNetwork of `snn` for `mapping` (a key of MAPPINGS), or HardwareError naming what cannot
+    be mapped."""
+    if mapping not in MAPPINGS:
+        raise HardwareError(f"unknown hardware mapping {mapping!r}; valid: {', '.join(MAPPINGS)}")
+    return MAPPINGS[mapping](snn)
+
+
+def extract_spatial(snn):
+    """The spatial (scatter-and-gather, T = 1) reading of a converted SNN."""
     layers, problems = [], []
     encoder = readout = synapse = None
     for layer in snn.layers:
-        if isinstance(layer, SpikeEncoding):
+        role = role_of(layer)
+        if role == "encoder":
             encoder = layer
-        elif isinstance(layer, (SpikingConv2D, SpikingDense)):
+        elif role == "synapse":
             synapse = layer
-        elif isinstance(layer, MultiThresholdNeuron):
+        elif role == "neuron" and (layer.signed or not layer.stateless):
+            problems.append(f"{layer.name} ({type(layer).__name__}: the spatial mapping needs stateless "
+                            "neurons with unsigned spikes)")
+        elif role == "neuron":
             if synapse is None:
                 problems.append(f"{layer.name}: no synapse before it")
                 continue
             layers.append(_layer(synapse, layer, layers[-1].levels if layers else encoder.levels))
             synapse = None
-        elif isinstance(layer, SpikingReadout):
+        elif role == "readout":
             readout = layer
-        elif type(layer).__name__ in ("InputLayer", "Rescaling", "Reshape", "CentralCrop",
-                                      "PerImageStandardization"):
+        elif role is None and isinstance(layer, _STRUCTURAL):
             continue
         else:
             problems.append(f"{layer.name} ({type(layer).__name__})")
@@ -93,14 +140,14 @@ def extract(snn):
     outputs = {encoder.name: encoder.output, **{l.name: snn.get_layer(l.name).output for l in layers},
                "logits": snn.output}
     probe = keras.Model(snn.input, outputs, name="sg_probe")
-    return SGNetwork(layers, enc_model, readout, probe, encoder.name, encoder.levels)
+    return CoreNetwork(layers, enc_model, readout, probe, encoder.name, encoder.levels)
 
 
 def _layer(synapse, neuron, levels_in):
     kernel = np.asarray(keras.ops.convert_to_numpy(synapse.kernel)).astype(np.int64)
     in_shape = tuple(int(d) for d in synapse.input.shape[2:])
     out_shape = tuple(int(d) for d in synapse.output.shape[2:])
-    if isinstance(synapse, SpikingDense):
+    if synapse.operation == "dense":
         kind, kernel = "dense", kernel[None, None]
         in_shape, out_shape, strides, pads = (1, 1, in_shape[0]), (1, 1, out_shape[0]), (1, 1), (0, 0)
     else:
@@ -117,8 +164,8 @@ def _layer(synapse, neuron, levels_in):
     thresholds = thresholds * signs[:, None]
     v_max = levels_in * np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
     thresholds = np.clip(thresholds, -v_max[:, None], v_max[:, None] + 1)
-    return SGLayer(neuron.name, synapse.name, kind, in_shape, out_shape, kernel, strides, pads,
-                   int(levels_in), int(neuron.levels), thresholds, v_max)
+    return CoreLayer(neuron.name, synapse.name, kind, in_shape, out_shape, kernel, strides, pads,
+                     int(levels_in), int(neuron.levels), thresholds, v_max, SPATIAL)
 
 
 def register_encoding(thresholds):
@@ -129,3 +176,6 @@ def register_encoding(thresholds):
     """
     theta = np.maximum(thresholds, 1)
     return theta, theta - thresholds
+
+
+MAPPINGS = {"spatial": extract_spatial}  # hardware mapping -> reader; a temporal mapping adds one entry

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hardware.addressing import chip_space, cube_cover, pow2
 from hardware.network import register_encoding
 from hardware.spec import HardwareError
 
@@ -83,24 +84,6 @@ def _window(t, s, k, size):
     return min((t - 1) * s + k, size)
 
 
-# ------------------------------------------------------------------------------ chip addresses
-
-
-def _pow2(n):
-    return 1 << max(int(n) - 1, 0).bit_length()
-
-
-def chip_space(chip):
-    """(address space per chip (power of two), usable mask) in Morton addresses of (x, y)."""
-    from hardware.spec import _morton
-
-    codes = [_morton(x, y) for x, y in chip.usable_coords()]
-    space = _pow2(max(codes) + 1) if codes else 1
-    usable = np.zeros(space, bool)
-    usable[codes] = True
-    return space, usable
-
-
 def layout_tiles(tile_cores, chip):
     """(R, C, Kmax) relative linear addresses for the cores of each tile (-1: none).
 
@@ -113,7 +96,7 @@ def layout_tiles(tile_cores, chip):
     rows, cols = tile_cores.shape
     kmax = int(tile_cores.max(initial=1))
     out = np.full((rows, cols, kmax), -1, np.int64)
-    kpad = _pow2(kmax)
+    kpad = pow2(kmax)
     if kpad > space:  # a tile larger than a chip: core after core over the usable addresses
         free = np.flatnonzero(usable)
         n = 0
@@ -124,7 +107,7 @@ def layout_tiles(tile_cores, chip):
                     out[r, c, k] = chip_i * space + free[j]
                     n += 1
         return out
-    stride = _pow2(cols) * kpad
+    stride = pow2(cols) * kpad
     units = [(r, None) for r in range(rows)] if stride <= space else [(r, c) for r in range(rows) for c in range(cols)]
     unit = stride if stride <= space else kpad
     chip_i, offset = 0, 0
@@ -147,60 +130,6 @@ def layout_tiles(tile_cores, chip):
             k += n
         offset += unit
     return out
-
-
-_COVER_CACHE = {}
-
-
-def cube_cover(addresses, space, multicast=True):
-    """Multicast cubes [(base, mask)] covering exactly the given linear core addresses.
-
-    A cube is one packet: one chip, base address XOR any subset of the mask bits (the
-    replication bits of PAICORE's routing). Greedy from the lowest address, widening one bit at
-    a time while the flipped half is wanted too; exact for aligned blocks and their unions.
-    """
-    addresses = np.unique(np.asarray(addresses, np.int64))
-    if not multicast:
-        return [(int(a), 0) for a in addresses]
-    cubes = []
-    for chip_i in np.unique(addresses // space):
-        local = addresses[addresses // space == chip_i] % space
-        lo, hi = int(local[0]), int(local[-1])
-        block = _pow2(hi - lo + 1)
-        while lo // block != hi // block:
-            block *= 2
-        off = lo // block * block
-        key = tuple((local - off).tolist())
-        if key not in _COVER_CACHE:
-            _COVER_CACHE[key] = _greedy_cover(set(key), block)
-        cubes.extend((int(chip_i * space + off + base), mask) for base, mask in _COVER_CACHE[key])
-    return cubes
-
-
-def _greedy_cover(remaining, block):
-    cubes = []
-    bits = [1 << b for b in range(max(block - 1, 0).bit_length())]
-    while remaining:
-        base = min(remaining)
-        cube, mask = [base], 0
-        for bit in bits:
-            flipped = [a ^ bit for a in cube]
-            if all(a in remaining for a in flipped):
-                cube += flipped
-                mask |= bit
-        remaining.difference_update(cube)
-        cubes.append((base, mask))
-    return cubes
-
-
-def cube_members(base, mask):
-    members = [base]
-    bit = 1
-    while bit <= mask:
-        if mask & bit:
-            members += [a ^ bit for a in members]
-        bit <<= 1
-    return members
 
 
 # ------------------------------------------------------------------------------------ planning

@@ -10,16 +10,8 @@ address is a replication mask on x and y.
 """
 import numpy as np
 
-from hardware.partition import _pow2, chip_space
+from hardware.addressing import chip_space, decode, pow2
 from hardware.spec import HardwareError
-
-
-def decode(local):
-    x = y = 0
-    for bit in range(16):
-        x |= ((local >> (2 * bit)) & 1) << bit
-        y |= ((local >> (2 * bit + 1)) & 1) << bit
-    return x, y
 
 
 def place(cores, plans, spec):
@@ -35,7 +27,7 @@ def place(cores, plans, spec):
         group = by_layer[layer]
         rel = np.array([c.address for c in group], np.int64)
         if rel.max() < space:  # the layer fits in one chip: shift it as a whole
-            align = _pow2(rel.max() + 1)
+            align = pow2(rel.max() + 1)
             start = -(-offset // align) * align
             while True:
                 if start + rel.max() >= space:

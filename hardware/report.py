@@ -1,9 +1,9 @@
 """Report: resources per layer, latency, packets, energy estimate; hardware.json and the grid PNG."""
-import json
 from pathlib import Path
 
 import numpy as np
 
+from cli_utils import write_json_atomic
 from hardware.validate import layer_bounds
 
 OFF_CHIP = ("the encoding layer (float conv + threshold ladder on pixels) and the float classifier run "
@@ -96,15 +96,7 @@ def summarize(net, plans, cores, spec, chips, routes=None, sim=None):
 
 
 def write_json(summary, out_dir):
-    path = Path(out_dir) / "hardware.json"
-    path.write_text(json.dumps(summary, indent=2, default=_plain))
-    return path
-
-
-def _plain(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(type(obj).__name__)
+    return write_json_atomic(Path(out_dir) / "hardware.json", summary)
 
 
 def plot_grid(cores, net, spec, chips, out_dir):

@@ -3,7 +3,7 @@
 Every used axon slot of a layer-l core is fed by exactly one source: a hardware neuron of a
 layer-(l-1) core, or, for the first hidden layer, the off-chip encoder (source core -1). The
 cores reading one source sub-neuron all read it at the same axon address (partition's modular
-layout) and are covered exactly by multicast cubes (`partition.cube_cover`: one chip, base
+layout) and are covered exactly by multicast cubes (`addressing.cube_cover`: one chip, base
 address XOR any subset of the replication bits, docs/hardware.md §3). A PAICORE neuron has one
 destination register, so cube q of a source is the destination of its copy q; the partitioner
 allocated exactly as many copies as cubes (checked here). The off-chip host sends one packet per
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hardware.partition import chip_space, cube_cover
+from hardware.addressing import chip_space, cube_cover, cube_members
 from hardware.spec import HardwareError
 
 
@@ -101,6 +101,4 @@ def route(net, cores, spec):
 
 
 def _members(base, mask):
-    from hardware.partition import cube_members
-
     return cube_members(base, mask)

@@ -16,10 +16,11 @@ from hardware.spec import HardwareError, resolve_spec
 from hardware.validate import validate
 
 
-def map_network(snn, core="paicore", estimate_only=False):
-    """(net, spec, plans, cores, chips, routes): partition -> validate -> place -> route."""
+def map_network(snn, core="paicore", estimate_only=False, mapping="spatial"):
+    """(net, spec, plans, cores, chips, routes): read (network.MAPPINGS[mapping]) -> partition ->
+    validate -> place -> route."""
     spec = resolve_spec(core)
-    net = extract(snn)
+    net = extract(snn, mapping)
     plans, cores = partition(net, spec, tables=not estimate_only)
     validate(net, plans, spec)
     chips = place(cores, plans, spec)
@@ -48,7 +49,7 @@ def simulate_and_compare(net, cores, images, batch_size=1000):
 
 
 def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num_images=None,
-                 estimate_only=False, paibox=True, paibox_export_files=True):
+                 estimate_only=False, paibox=True, paibox_export_files=True, mapping="spatial"):
     """Map `snn` onto `core` cores, simulate `images`, export PAIBox configs, write the report.
 
     Returns the summary dict (also written to out_dir/hardware.json, grid in hardware_grid.png).
@@ -58,7 +59,7 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    net, spec, plans, cores, chips, routes = map_network(snn, core, estimate_only)
+    net, spec, plans, cores, chips, routes = map_network(snn, core, estimate_only, mapping)
     timings = {"map_s": round(time.time() - t0, 2)}
     sim = agreement = None
     if not estimate_only and images is not None:

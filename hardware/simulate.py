@@ -32,8 +32,8 @@ import os
 import numpy as np
 
 from hardware.validate import layer_bounds
+from layers.base import FLOAT32_EXACT
 
-FLOAT32_EXACT = 1 << 24
 
 
 def _openblas():

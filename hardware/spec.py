@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from hardware.addressing import morton
+
 CORES_DIR = Path(__file__).resolve().parent / "cores"
 
 
@@ -109,7 +111,7 @@ class ChipSpec:
     def usable_coords(self):
         """Usable (x, y) core coordinates in placement order (Morton order keeps blocks compact)."""
         coords = [(x, y) for x in range(self.grid[0]) for y in range(self.grid[1]) if not self._reserved(x, y)]
-        return sorted(coords, key=lambda c: _morton(*c))
+        return sorted(coords, key=lambda c: morton(*c))
 
     def _reserved(self, x, y):
         return any(x0 <= x <= x1 and y0 <= y <= y1 for (x0, x1), (y0, y1) in self.reserved)
@@ -127,13 +129,6 @@ class HardwareSpec:
     energy_per_sop_pj: float = None  # model-based estimate only
     energy_source: str = ""
     source: str = ""  # where the numbers come from
-
-
-def _morton(x, y):
-    z = 0
-    for bit in range(16):
-        z |= ((x >> bit) & 1) << (2 * bit) | ((y >> bit) & 1) << (2 * bit + 1)
-    return z
 
 
 # ------------------------------------------------------------------------------------ PAICORE

@@ -7,8 +7,10 @@ inter-layer delay (step t of a layer only needs step t of the layer below).
 
     BurstEncoding           float conv on the image, then a ladder of L thresholds: a value q
                             (0..L) is sent as a burst of q unit spikes in steps 0..q-1
-    SignedConv2D/Dense      synapses: per-step current W * s(t), time folded into the batch;
-                            arithmetic "float" (float32) or "int" (int32, int8 kernel)
+    SpikingConv2D/Dense     synapses (layers.spiking, shared with scatter-and-gather): per-step
+                            current W * s(t), time folded into the batch; arithmetic "float"
+                            (float32) or "int" (int32, int8 kernel). `SignedConv2D/Dense`, their
+                            names before the merge, still load from old `.keras` files
     DynamicThresholdNeuron  membrane V, positive threshold P, negative threshold N; no leak, no
                             reset; +1 raises P and N by the step d, -1 lowers them; lower bound b
     AccumulatingReadout     the float classifier on the accumulated net spike counts at every
@@ -22,10 +24,11 @@ model saves as `.keras` and exports as a SavedModel.
 import keras
 from keras import ops
 
-from layers.quantized import PACKAGE, _conv_output_size, _pair
-from layers.spiking import SpikeDeletion, delete_spikes, fold_time, threshold_ladder, unfold_time
+from layers.base import SpikingLayer
+from layers.quantized import PACKAGE
+from layers.spiking import (ARITHMETICS, ConvEncoder, Readout, SpikeDeletion, SpikingConv2D, SpikingDense,
+                            delete_spikes)
 
-ARITHMETICS = ("float", "int")
 INT_SCALE = 10_000  # the seed's integer scale
 FLOAT_EPS = 1e-5  # the seed's margin on the negative threshold (float mode only)
 
@@ -75,23 +78,13 @@ def burst(counts, time_steps, dtype="float32"):
 # ------------------------------------------------------------------------------------- layers
 
 
-class _Layer(keras.layers.Layer):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("trainable", False)
-        super().__init__(**kwargs)
-
-    def _constant(self, name, shape, dtype):
-        return self.add_weight(name=name, shape=shape, dtype=dtype, initializer="zeros", trainable=False,
-                               autocast=False)
-
-
 def _check_arithmetic(arithmetic):
     if arithmetic not in ARITHMETICS:
         raise ValueError(f"arithmetic must be one of {ARITHMETICS}, got {arithmetic!r}")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class BurstEncoding(_Layer):
+class BurstEncoding(ConvEncoder):
     """Encoding neuron: float conv on `scale * image`, a float32 ladder of `levels` thresholds.
 
     The value q = number of thresholds reached (0..levels) is sent as q unit spikes in steps
@@ -102,116 +95,37 @@ class BurstEncoding(_Layer):
 
     def __init__(self, filters, kernel_size, levels, scale=1.0, strides=1, padding="valid", time_steps=1,
                  spike_dtype="float32", **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size)
-        self.strides = _pair(strides)
-        self.padding = padding.lower()
-        self.levels = int(levels)
-        self.scale = float(scale)
-        self.time_steps = int(time_steps)
+        super().__init__(filters, kernel_size, levels, scale, strides, padding, time_steps, **kwargs)
         self.spike_dtype = spike_dtype
 
-    def build(self, input_shape):
-        self.kernel = self._constant("kernel", (*self.kernel_size, input_shape[-1], self.filters), "float32")
-        self.thresholds = self._constant("thresholds", (self.filters, self.levels), "float32")
-        self.signs = self._constant("signs", (self.filters,), "float32")
-
-    def counts(self, images):
-        """The value each neuron sends, (batch, H', W', filters), float32 in 0..levels."""
-        v = ops.conv(images * self.scale, self.kernel, strides=self.strides, padding=self.padding)
-        return threshold_ladder(v, self.thresholds, self.signs)
+    def spike_deletion(self, rate, seed, name):
+        """The noise layer that deletes this layer's burst spikes, each with probability rate."""
+        return BurstDeletion(rate, seed=seed, name=name)
 
     def call(self, images):
         return burst(self.counts(images), self.time_steps, self.spike_dtype)
 
-    def compute_output_shape(self, input_shape):
-        batch, h, w, _ = input_shape
-        hw = _conv_output_size((h, w), self.kernel_size, self.strides, self.padding)
-        return (batch, self.time_steps, *hw, self.filters)
-
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "levels": self.levels, "scale": self.scale, "strides": self.strides, "padding": self.padding,
-                "time_steps": self.time_steps, "spike_dtype": self.spike_dtype}
+        return {**super().get_config(), "spike_dtype": self.spike_dtype}
 
 
-class _Synapse(_Layer):
-    """arithmetic "int": int8 kernel, int32 operation; "float": `kernel_dtype` kernel, float32."""
-
-    def __init__(self, arithmetic="float", kernel_dtype="int8", **kwargs):
-        super().__init__(**kwargs)
-        _check_arithmetic(arithmetic)
-        if kernel_dtype not in ("int8", "float32"):
-            raise ValueError(f"kernel_dtype must be 'int8' or 'float32', got {kernel_dtype!r}")
-        if arithmetic == "int" and kernel_dtype != "int8":
-            raise ValueError("integer arithmetic needs an int8 kernel")
-        self.arithmetic = arithmetic
-        self.kernel_dtype = kernel_dtype
-
-    @property
-    def compute_type(self):
-        return "int32" if self.arithmetic == "int" else "float32"
-
-    def get_config(self):
-        return {**super().get_config(), "arithmetic": self.arithmetic, "kernel_dtype": self.kernel_dtype}
+# The all-integer synapses are the shared SpikingConv2D / SpikingDense. Their names before the merge
+# stay as subclasses that add nothing: `.keras` files store a layer's weights under a path made from
+# its class name, so an old file loads only into a class of the old name.
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SignedConv2D(_Synapse):
-    """Synapse: 2-D convolution of the spikes of every step, (batch, T, H, W, C) -> currents."""
-
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size)
-        self.strides = _pair(strides)
-        self.padding = padding.lower()
-
-    def build(self, input_shape):
-        self.kernel = self._constant("kernel", (*self.kernel_size, input_shape[-1], self.filters),
-                                     self.kernel_dtype)
-
-    def call(self, spikes):
-        dtype = self.compute_type
-        x = ops.cast(fold_time(spikes), dtype)
-        v = ops.conv(x, ops.cast(self.kernel, dtype), strides=self.strides, padding=self.padding)
-        return unfold_time(v, spikes.shape[1])
-
-    def compute_output_shape(self, input_shape):
-        batch, t, h, w, _ = input_shape
-        hw = _conv_output_size((h, w), self.kernel_size, self.strides, self.padding)
-        return (batch, t, *hw, self.filters)
-
-    def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding}
+class SignedConv2D(SpikingConv2D):
+    """Old name of SpikingConv2D (all-integer SNNs saved before the merge)."""
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SignedDense(_Synapse):
-    """Synapse: fully connected layer on the spikes of every step, (batch, T, features)."""
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = int(units)
-
-    def build(self, input_shape):
-        self.kernel = self._constant("kernel", (input_shape[-1], self.units), self.kernel_dtype)
-
-    def call(self, spikes):
-        dtype = self.compute_type
-        return ops.matmul(ops.cast(spikes, dtype), ops.cast(self.kernel, dtype))
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
+class SignedDense(SpikingDense):
+    """Old name of SpikingDense (all-integer SNNs saved before the merge)."""
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class DynamicThresholdNeuron(_Layer):
+class DynamicThresholdNeuron(SpikingLayer):
     """Dynamic-threshold neurons (see dynamic_threshold), one per ANN neuron.
 
     arithmetic "float": state and constants float64, the negative threshold has the seed's 1e-5
@@ -220,6 +134,8 @@ class DynamicThresholdNeuron(_Layer):
     by `gain` (10^4 * sign); input currents int32; spikes out as int32. No float on this path.
     Weights (C,): theta0 (first positive threshold), step (d), bound (b = theta0 - d), gain.
     """
+
+    role, signed, stateless = "neuron", True, False
 
     def __init__(self, arithmetic="float", int_dtype="int32", **kwargs):
         super().__init__(**kwargs)
@@ -255,19 +171,14 @@ class DynamicThresholdNeuron(_Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class AccumulatingReadout(_Layer):
+class AccumulatingReadout(Readout):
     """Float classifier on the accumulated net spike counts, at every step: (batch, T, units).
 
     Logits at step t = (sum of the spikes of steps 0..t) @ W; after convergence 2^k times the
     ANN's logits. Integer spikes are summed as integers, then converted (exact below 2^24).
     """
 
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = int(units)
-
-    def build(self, input_shape):
-        self.kernel = self._constant("kernel", (input_shape[-1], self.units), "float32")
+    logits_per_step = True
 
     def call(self, spikes):
         counts = ops.cumsum(spikes, axis=1)
@@ -275,9 +186,6 @@ class AccumulatingReadout(_Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], self.units)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -292,6 +200,3 @@ class BurstDeletion(SpikeDeletion):
         kept = delete_spikes(ops.cast(spikes, "float32"), self.rate, 1, self.seed_generator)
         return ops.cast(kept, spikes.dtype)
 
-
-ALLINT_EMITTERS = (BurstEncoding, DynamicThresholdNeuron)
-ALLINT_SYNAPSES = (SignedConv2D, SignedDense)

@@ -114,8 +114,8 @@ class QuantConv2D(_QuantKernelLayer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size)
-        self.strides = _pair(strides)
+        self.kernel_size = pair(kernel_size)
+        self.strides = pair(strides)
         padding = padding.lower()
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
@@ -129,7 +129,7 @@ class QuantConv2D(_QuantKernelLayer):
 
     def compute_output_shape(self, input_shape):
         batch, h, w, _ = input_shape
-        return (batch, *_conv_output_size((h, w), self.kernel_size, self.strides, self.padding), self.filters)
+        return (batch, *conv_output_size((h, w), self.kernel_size, self.strides, self.padding), self.filters)
 
     def get_config(self):
         return {
@@ -162,13 +162,13 @@ class QuantDense(_QuantKernelLayer):
         return {**super().get_config(), "units": self.units}
 
 
-def _pair(value):
+def pair(value):
     if isinstance(value, int):
         return (value, value)
     return tuple(int(v) for v in value)
 
 
-def _conv_output_size(size, kernel, strides, padding):
+def conv_output_size(size, kernel, strides, padding):
     out = []
     for n, kk, s in zip(size, kernel, strides):
         if n is None:

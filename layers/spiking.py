@@ -7,7 +7,7 @@ Synapses fold T into the batch; neurons are stateless, so they act on every step
 
 Exactness: hidden synapses hold int8 ternary weights and receive integer counts, so their membrane
 potentials are integers; they are computed in float32, which is exact below 2^24 (the converter
-checks the bound). Integer thresholds are stored as int32 and compared in float32: a threshold
+checks the bound), or in int32 (`arithmetic="int"`, the all-integer method's integer mode). Integer thresholds are stored as int32 and compared in float32: a threshold
 beyond 2^24 rounds, but it rounds monotonically and stays beyond every reachable potential, so the
 comparison is unchanged.
 
@@ -17,7 +17,10 @@ saves as `.keras` and exports as a SavedModel like any other Keras model.
 import keras
 from keras import ops
 
-from layers.quantized import PACKAGE, _conv_output_size, _pair
+from layers.base import SpikingLayer
+from layers.quantized import PACKAGE, conv_output_size, pair
+
+ARITHMETICS = ("float", "int")
 
 # ----------------------------------------------------------------------------- pure functions
 
@@ -69,38 +72,34 @@ def delete_spikes(counts, rate, levels, seed):
 # ------------------------------------------------------------------------------------- layers
 
 
-class _SpikingLayer(keras.layers.Layer):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("trainable", False)
-        super().__init__(**kwargs)
-
-    def _constant(self, name, shape, dtype):
-        return self.add_weight(name=name, shape=shape, dtype=dtype, initializer="zeros", trainable=False)
-
-
 class _Ladder:
     """Mixin: per-channel threshold ladder (thresholds (C, L) and signs (C,))."""
+
+    def spike_deletion(self, rate, seed, name):
+        """The noise layer that deletes this layer's spikes: each sub-neuron's, with probability rate."""
+        return SpikeDeletion(rate, self.levels, seed=seed, name=name)
 
     def _add_ladder(self, channels, threshold_dtype):
         self.thresholds = self._constant("thresholds", (channels, self.levels), threshold_dtype)
         self.signs = self._constant("signs", (channels,), "float32")
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class SpikeEncoding(_Ladder, _SpikingLayer):
+class ConvEncoder(_Ladder, SpikingLayer):
     """Pixel-to-spike encoding: float conv on `scale * image`, then a float32 threshold ladder.
 
-    Input: analog images (batch, H, W, C_in) after preprocessing. Output: spike counts
-    (batch, T, H', W', filters), the same at every step (stateless neurons, constant input).
-    `scale` = 2^k of the counts it emits, so V = scale * z with z the ANN's pre-activation.
+    Input: analog images (batch, H, W, C_in) after preprocessing. `scale` = 2^k of the counts it
+    emits, so V = scale * z with z the ANN's pre-activation; the count q (0..levels) of thresholds
+    reached is what each neuron sends. Subclasses say how q is spread over the T steps.
     """
+
+    role, operation = "encoder", "conv"
 
     def __init__(self, filters, kernel_size, levels, scale, strides=1, padding="valid", time_steps=1,
                  **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size)
-        self.strides = _pair(strides)
+        self.kernel_size = pair(kernel_size)
+        self.strides = pair(strides)
         self.padding = padding.lower()
         self.levels = int(levels)
         self.scale = float(scale)
@@ -114,13 +113,13 @@ class SpikeEncoding(_Ladder, _SpikingLayer):
         """Membrane potential V = conv(scale * x, W), (batch, H', W', filters)."""
         return ops.conv(images * self.scale, self.kernel, strides=self.strides, padding=self.padding)
 
-    def call(self, images):
-        counts = threshold_ladder(self.potential(images), self.thresholds, self.signs)
-        return ops.repeat(ops.expand_dims(counts, 1), self.time_steps, axis=1)
+    def counts(self, images):
+        """The value each neuron sends, (batch, H', W', filters), float32 in 0..levels."""
+        return threshold_ladder(self.potential(images), self.thresholds, self.signs)
 
     def compute_output_shape(self, input_shape):
         batch, h, w, _ = input_shape
-        hw = _conv_output_size((h, w), self.kernel_size, self.strides, self.padding)
+        hw = conv_output_size((h, w), self.kernel_size, self.strides, self.padding)
         return (batch, self.time_steps, *hw, self.filters)
 
     def get_config(self):
@@ -130,27 +129,69 @@ class SpikeEncoding(_Ladder, _SpikingLayer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SpikingConv2D(_SpikingLayer):
-    """Synapse: 2-D convolution of spike counts with int8 weights; outputs membrane potentials."""
+class SpikeEncoding(ConvEncoder):
+    """Scatter-and-gather encoding: the count q, the same at every step, (batch, T, H', W', filters)
+    (stateless neurons, constant input)."""
+
+    def call(self, images):
+        return ops.repeat(ops.expand_dims(self.counts(images), 1), self.time_steps, axis=1)
+
+
+class _Synapse(SpikingLayer):
+    """Synapse: spikes (batch, T, ...) -> membrane currents, time folded into the batch.
+
+    arithmetic "float": the kernel (`kernel_dtype` int8 or float32) and the spikes in float32;
+    "int": int8 kernel, int32 operation (no float on the path). Scatter-and-gather uses "float"
+    with int8 kernels; the all-integer method uses both.
+    """
+
+    role = "synapse"
+
+    def __init__(self, arithmetic="float", kernel_dtype="int8", **kwargs):
+        super().__init__(**kwargs)
+        if arithmetic not in ARITHMETICS:
+            raise ValueError(f"arithmetic must be one of {ARITHMETICS}, got {arithmetic!r}")
+        if kernel_dtype not in ("int8", "float32"):
+            raise ValueError(f"kernel_dtype must be 'int8' or 'float32', got {kernel_dtype!r}")
+        if arithmetic == "int" and kernel_dtype != "int8":
+            raise ValueError("integer arithmetic needs an int8 kernel")
+        self.arithmetic = arithmetic
+        self.kernel_dtype = kernel_dtype
+
+    @property
+    def compute_type(self):
+        return "int32" if self.arithmetic == "int" else "float32"
+
+    def get_config(self):
+        return {**super().get_config(), "arithmetic": self.arithmetic, "kernel_dtype": self.kernel_dtype}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SpikingConv2D(_Synapse):
+    """Synapse: 2-D convolution of the spikes of every step, (batch, T, H, W, C) -> currents."""
+
+    operation = "conv"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size)
-        self.strides = _pair(strides)
+        self.kernel_size = pair(kernel_size)
+        self.strides = pair(strides)
         self.padding = padding.lower()
 
     def build(self, input_shape):
-        self.kernel = self._constant("kernel", (*self.kernel_size, input_shape[-1], self.filters), "int8")
+        self.kernel = self._constant("kernel", (*self.kernel_size, input_shape[-1], self.filters),
+                                     self.kernel_dtype)
 
     def call(self, spikes):
-        kernel = ops.cast(self.kernel, "float32")
-        v = ops.conv(fold_time(spikes), kernel, strides=self.strides, padding=self.padding)
+        dtype = self.compute_type
+        x = ops.cast(fold_time(spikes), dtype)
+        v = ops.conv(x, ops.cast(self.kernel, dtype), strides=self.strides, padding=self.padding)
         return unfold_time(v, spikes.shape[1])
 
     def compute_output_shape(self, input_shape):
         batch, t, h, w, _ = input_shape
-        hw = _conv_output_size((h, w), self.kernel_size, self.strides, self.padding)
+        hw = conv_output_size((h, w), self.kernel_size, self.strides, self.padding)
         return (batch, t, *hw, self.filters)
 
     def get_config(self):
@@ -159,18 +200,21 @@ class SpikingConv2D(_SpikingLayer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SpikingDense(_SpikingLayer):
-    """Synapse: fully connected layer on spike counts (batch, T, features) with int8 weights."""
+class SpikingDense(_Synapse):
+    """Synapse: fully connected layer on the spikes of every step, (batch, T, features)."""
+
+    operation = "dense"
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
 
     def build(self, input_shape):
-        self.kernel = self._constant("kernel", (input_shape[-1], self.units), "int8")
+        self.kernel = self._constant("kernel", (input_shape[-1], self.units), self.kernel_dtype)
 
     def call(self, spikes):
-        return ops.matmul(spikes, ops.cast(self.kernel, "float32"))
+        dtype = self.compute_type
+        return ops.matmul(ops.cast(spikes, dtype), ops.cast(self.kernel, dtype))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -180,11 +224,13 @@ class SpikingDense(_SpikingLayer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class MultiThresholdNeuron(_Ladder, _SpikingLayer):
+class MultiThresholdNeuron(_Ladder, SpikingLayer):
     """Stateless multi-threshold neuron: L sub-neurons per channel, output = how many fire.
 
     `threshold_dtype` is "int32" for integer potentials (hidden layers) or "float32".
     """
+
+    role = "neuron"
 
     def __init__(self, levels, threshold_dtype="int32", **kwargs):
         super().__init__(**kwargs)
@@ -206,12 +252,11 @@ class MultiThresholdNeuron(_Ladder, _SpikingLayer):
         return {**super().get_config(), "levels": self.levels, "threshold_dtype": self.threshold_dtype}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class SpikingReadout(_SpikingLayer):
-    """Non-spiking float readout: the classifier on spike counts summed over time.
+class Readout(SpikingLayer):
+    """Non-spiking float readout: a float32 kernel (inputs, units) on spike counts; subclasses say
+    how the counts are summed over time."""
 
-    Logits = T * 2^k * the ANN's logits (same argmax); "the last layer outputs membrane potential".
-    """
+    role, operation = "readout", "dense"
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
@@ -220,22 +265,32 @@ class SpikingReadout(_SpikingLayer):
     def build(self, input_shape):
         self.kernel = self._constant("kernel", (input_shape[-1], self.units), "float32")
 
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SpikingReadout(Readout):
+    """The classifier on spike counts summed over time: logits (batch, units).
+
+    Logits = T * 2^k * the ANN's logits (same argmax); "the last layer outputs membrane potential".
+    """
+
     def call(self, spikes):
         return ops.matmul(ops.sum(spikes, axis=1), self.kernel)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
 
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
 
 # -------------------------------------------------------------------------------------- noise
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SpikeDeletion(_SpikingLayer):
+class SpikeDeletion(SpikingLayer):
     """Noise: each fired sub-neuron's spike is deleted with probability `rate` (see delete_spikes)."""
+
+    role = "noise"
 
     def __init__(self, rate, levels, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -257,8 +312,10 @@ class SpikeDeletion(_SpikingLayer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class MultiplicativeInputNoise(_SpikingLayer):
+class MultiplicativeInputNoise(SpikingLayer):
     """Noise of the all-integer paper (docs/noise.md §3): x * (1 + rate * (u - 0.5)), u ~ U[0, 1)."""
+
+    role = "noise"
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -278,5 +335,3 @@ class MultiplicativeInputNoise(_SpikingLayer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
-
-SPIKE_EMITTERS = (SpikeEncoding, MultiThresholdNeuron)

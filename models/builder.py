@@ -10,8 +10,8 @@ from layers import CentralCrop, PerImageStandardization, QuantActivation, QuantC
 from layers.noise_training import TrainingSpikeDeletion
 from models.notation import parse_architecture
 from models.presets import DATASETS, get_preset
+from snn_data.sources import CIFAR_CROP
 
-CIFAR_CROP = 24
 QUANTIZATIONS = ("median", "allint", "float")
 
 

@@ -9,7 +9,8 @@ run would have seen.
 import numpy as np
 import tensorflow as tf
 
-CIFAR_CROP = 24
+from snn_data.sources import CIFAR_CROP
+
 MNIST_SHIFT = 2
 
 

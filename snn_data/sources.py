@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 ENV_VAR = "SNN_DATA_DIR"
+CIFAR_CROP = 24  # CIFAR models see 24 x 24 crops: random in training, the centre in evaluation
 
 MNIST_FILES = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",

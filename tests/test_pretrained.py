@@ -65,7 +65,8 @@ def test_the_seeds_command_lines_find_every_shipped_row(k, B, tmp_path, monkeypa
 
     monkeypatch.chdir(tmp_path)  # no runs/ here
     expected = REPO / "pretrained" / f"lenet_mnist_k{k}B{B}" / "model.keras"
-    assert find_ann(parse_args(["--k", str(k), "--B", str(B), "--noise_ratio", "0"])).resolve() == expected
+    _, options = parse_args(["--k", str(k), "--B", str(B), "--noise_ratio", "0"])
+    assert find_ann(options["checkpoint"], options["model"], options["k"], options["B"], 1).resolve() == expected
     options = {"checkpoint": None, "output_dir": None, "model": "lenet", "dataset": "mnist", "k": k, "B": B}
     assert find_checkpoint(options).resolve() == expected
 

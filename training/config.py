@@ -12,11 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from cli_utils import OneLineParser, UserError, str2bool  # noqa: F401  (UserError: re-exported)
 from models import DATASETS, PRESETS
-
-
-class UserError(Exception):
-    """A mistake the user can fix; reported as one line, exit code 2."""
 
 
 DEFAULTS = {
@@ -81,17 +78,6 @@ def load_yaml(text):
     return yaml.load(text, Loader=_Yaml12Loader)
 
 
-def str2bool(text):
-    if isinstance(text, bool):
-        return text
-    lowered = str(text).strip().strip("'\"").lower()
-    if lowered in ("true", "1", "yes", "y", "on"):
-        return True
-    if lowered in ("false", "0", "no", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
-
-
 def _mode(text):
     mode = str(text).strip().strip("'\"").lower()
     if mode not in ("training", "inference"):
@@ -99,16 +85,8 @@ def _mode(text):
     return mode
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse that reports errors in one line (no usage block) and exits with 2."""
-
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
-
-
 def build_parser():
-    p = _OneLineParser(
+    p = OneLineParser(
         prog="train.py",
         description="Train (or evaluate) a quantized CNN: median-quantized activations, ternary weights.",
         epilog=_presets_and_configs(),

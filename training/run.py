@@ -25,8 +25,9 @@ from models import DATASETS, build_preset, get_preset, hidden_macs
 from models.tensorlayer_npz import NpzError, import_npz
 from snn_data import load_arrays
 from snn_data.pipelines import eval_dataset, train_dataset
+from cli_utils import UserError, write_json_atomic
 from training import runfolder
-from training.config import UserError, default_output_dir, run_name
+from training.config import default_output_dir, run_name
 from training.export import export_saved_model
 
 log = logging.getLogger("train")
@@ -174,7 +175,7 @@ def _warmup_steps(epochs, steps_per_epoch):
 def _save_checkpoint(model, folder, completed_epochs, options):
     folder.mkdir(exist_ok=True)
     save_atomic(model, folder / "last.keras")
-    _write_json_atomic(folder / "state.json", {"completed_epochs": completed_epochs, "options": options})
+    write_json_atomic(folder / "state.json", {"completed_epochs": completed_epochs, "options": options})
 
 
 def _finish(trained, options, out, test_x, test_y, num_train, seconds):
@@ -203,7 +204,7 @@ def _finish(trained, options, out, test_x, test_y, num_train, seconds):
         "train_seconds_this_session": round(seconds, 1),
         "versions": {"keras": keras.__version__, "tensorflow": _tf_version()},
     }
-    _write_json_atomic(out / "metrics.json", metrics)
+    write_json_atomic(out / "metrics.json", metrics)
     log.info("test accuracy %.4f (%d/%d); wrote %s", metrics["test_accuracy"], correct, len(test_y), out)
     return metrics
 
@@ -357,12 +358,6 @@ def _append_history(path, row):
         if new:
             writer.writeheader()
         writer.writerow(row)
-
-
-def _write_json_atomic(path, data):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _setup_logging(path):

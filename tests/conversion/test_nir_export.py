@@ -14,7 +14,7 @@ import pytest
 
 import evaluate_snn
 from conversion import NIR_METHODS, NirExportError, add_noise, convert, export_nir, nir_graph, nir_support
-from layers.spiking import SPIKE_EMITTERS
+from layers.base import emitters
 from models import build_model
 from tests.conversion import nir_interpreter as interpreter
 from tests.conversion.conftest import random_images, randomize_bn
@@ -32,7 +32,7 @@ MNIST_IMAGES = int(os.environ.get("NIR_TEST_IMAGES", "1000"))
 
 def keras_reference(snn, images):
     """The Keras SNN's predictions and {emitter name: counts (N, C, H, W) or (N, F)}."""
-    names = [layer.name for layer in snn.layers if isinstance(layer, SPIKE_EMITTERS)]
+    names = [layer.name for layer in emitters(snn)]
     probe = keras.Model(snn.input, {**{n: snn.get_layer(n).output for n in names}, "logits": snn.output})
     out = probe.predict(images, batch_size=200, verbose=0)
     counts = {n: _to_chw(np.asarray(out[n])[:, 0]).astype(np.uint8) for n in names}  # SG: T = 1, counts 0..L

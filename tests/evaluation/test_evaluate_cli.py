@@ -138,8 +138,20 @@ def test_allint_refuses_wrong_flags(tmp_path, data_dir, capsys):
     assert "not an all-integer model" in capsys.readouterr().err
     assert evaluate_snn.main(["--time-steps", "4"]) == 2
     assert "scatter-and-gather runs one time step" in capsys.readouterr().err
-    assert evaluate_snn.main([*args, "--noise-sweep", "0,0.1"]) == 2
-    assert "--noise-sweep is for --method sg" in capsys.readouterr().err
+    assert evaluate_snn.main([*args, "--noise-model", "all-layers"]) == 2
+    assert "spikes are signed" in capsys.readouterr().err
+
+
+def test_allint_noise_sweep_uses_its_own_noise_model(tmp_path, data_dir):
+    out = tmp_path / "sweep"
+    code = evaluate_snn.main(["--method", "allint", "--checkpoint", str(ALLINT), "--time-steps", "4",
+                              "--noise-sweep", "0,0.5", "--limit-test", "100", "--batch-size", "100",
+                              "--export", "False", "--data-dir", str(data_dir), "--output-dir", str(out)])
+    assert code == 0
+    sweep = json.loads((out / "noise_sweep.json").read_text())
+    assert sweep["noise_model"] == "input" and [p["noise_ratio"] for p in sweep["points"]] == [0, 0.5]
+    summary = json.loads((out / "summary.json").read_text())
+    assert sweep["points"][0]["mean"] == summary["snn_accuracy"]  # ratio 0 is the clean run
 
 
 def test_exact_math_thresholds_are_a_diagnostic_option(tmp_path, data_dir):

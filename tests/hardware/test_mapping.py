@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 
 from hardware import CoreSimulator, extract, map_network, paicore, partition, simulate_and_compare, tiny_spec
-from hardware.partition import cube_members
+from hardware.addressing import cube_members
 
 
 def _tiny():
