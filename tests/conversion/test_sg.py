@@ -88,11 +88,10 @@ def test_lenet_preset_converts_and_matches():
     model = build_preset("lenet", k=1, B=2)
     images = np.random.default_rng(1).integers(0, 256, (16, 28, 28, 1)).astype(np.float32)
     snn = convert(model)
+    # the seeds' LeNet: five hidden conv layers (the 256-unit one is a 4x4 conv), then the readout
     assert [type(layer).__name__ for layer in snn.layers[2:]] == [
-        "SpikeEncoding", "SpikingConv2D", "MultiThresholdNeuron", "SpikingConv2D", "MultiThresholdNeuron",
-        "SpikingConv2D", "MultiThresholdNeuron", "Reshape", "SpikingDense", "MultiThresholdNeuron",
-        "SpikingReadout"]
-    assert snn.get_layer("conv2").kernel.dtype == "int8"
+        "SpikeEncoding", *["SpikingConv2D", "MultiThresholdNeuron"] * 5, "Reshape", "SpikingReadout"]
+    assert snn.get_layer("conv3").kernel.dtype == "int8"
     assert snn.get_layer("act2").thresholds.dtype == "int32"
     _assert_identical(model, snn, images)
 
@@ -125,9 +124,9 @@ def test_float_model_fails_with_every_relu_listed():
     with pytest.raises(ConversionError) as err:
         convert(build_preset("lenet_fp"))
     message = str(err.value)
-    for i in range(5):
+    for i in range(6):
         assert f"act{i} (ReLU)" in message
-    assert "conv2 (Conv2D: a float conv can only be the encoding" in message
+    assert "conv3 (Conv2D: a float conv can only be the encoding" in message
 
 
 def test_allint_preset_is_rejected_for_sg():

@@ -100,7 +100,7 @@ def test_a_float_model_is_refused_with_every_unsupported_layer(tmp_path, data_di
     assert evaluate_snn.main(["--checkpoint", str(path), "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    for name in ("act0", "act1", "act2", "act3", "act4"):
+    for name in ("act0", "act1", "act2", "act3", "act4", "act5"):
         assert name in err
 
 
@@ -179,7 +179,7 @@ def test_hardware_option_maps_simulates_and_reports(tmp_path, data_dir):
 
 
 @pytest.mark.parametrize("core, fragment", [
-    ("crossbar256", "layer act2: axons: needs 1600 per neuron"),
+    ("crossbar256", "layer act1: axons: needs 1600 per neuron"),
     ("missing.yaml", "missing.yaml"),
 ])
 def test_hardware_that_does_not_fit_is_one_line(tmp_path, data_dir, capsys, core, fragment):
