@@ -190,23 +190,23 @@ def test_hardware_that_does_not_fit_is_one_line(tmp_path, data_dir, capsys, core
     assert len(err.splitlines()) == 1 and fragment in err
 
 
-def _args(argv):
+def _find(argv):
+    from evaluation.common import find_ann
     from evaluation.config import parse_args
 
-    return parse_args(argv)
+    _, o = parse_args(argv)
+    return find_ann(o["checkpoint"], o["model"], o["k"], o["B"], default_k=1)
 
 
 @pytest.mark.parametrize("argv", [[], ["--k", "1", "--B", "2"], ["--model", "lenet"]])
 def test_one_default_checkpoint_rule_with_or_without_flags(tmp_path, monkeypatch, capsys, argv):
     # The same k and B pick the same model whether they are spelled out or not: the user's own run
     # first, then the shipped one; the first line says which and why.
-    from evaluation.common import find_ann
-
     monkeypatch.chdir(tmp_path)
-    assert find_ann(_args(argv)) == SHIPPED / "model.keras"
+    assert _find(argv) == SHIPPED / "model.keras"
     assert "the shipped lenet_mnist_k1B2: there is no runs/lenet_mnist_k1B2/model.keras" in capsys.readouterr().out
     own = tmp_path / "runs" / "lenet_mnist_k1B2" / "model.keras"
     own.parent.mkdir(parents=True)
     own.write_bytes(b"a user's model")
-    assert find_ann(_args(argv)) == Path("runs/lenet_mnist_k1B2/model.keras")
+    assert _find(argv) == Path("runs/lenet_mnist_k1B2/model.keras")
     assert "your run of lenet_mnist_k1B2" in capsys.readouterr().out

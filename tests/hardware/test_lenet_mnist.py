@@ -20,10 +20,10 @@ def lenet_snn():
 def _check(summary, n):
     assert summary["num_images"] == n and summary["agreement"] == n
     assert all(v == 0 for v in summary["images_with_count_mismatch"].values())
-    # act1 holds the copies its spikes need (one multicast cube per copy): 36 -> 64 cores
-    assert summary["total_cores"] == 144 and summary["chips"] == 1
-    assert [row["cores"] for row in summary["layers"]] == [64, 64, 8, 8]
-    assert [row["copy_neurons"] for row in summary["layers"]] == [7168, 0, 0, 0]
+    # act2 holds the copies its spikes need (one multicast cube per copy): 36 (its no-copy bound) -> 64
+    assert summary["total_cores"] == 432 and summary["chips"] == 1
+    assert [row["cores"] for row in summary["layers"]] == [288, 64, 64, 8, 8]
+    assert [row["copy_neurons"] for row in summary["layers"]] == [0, 7168, 0, 0, 0]
 
 
 def test_lenet_500_images_bit_exact(lenet_snn, mnist_test, tmp_path):

@@ -117,7 +117,7 @@ def test_keras_file_round_trip(converted, tmp_path):
     snn, images = converted
     snn.save(tmp_path / "snn.keras")
     loaded = keras.models.load_model(tmp_path / "snn.keras")
-    assert loaded.get_layer("conv2").kernel.dtype == "int8"
+    assert loaded.get_layer("conv3").kernel.dtype == "int8"
     x = images.astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), snn.predict(x, verbose=0))
 
