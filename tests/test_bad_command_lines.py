@@ -116,7 +116,7 @@ def evaluate_cases(run, tmp):
         (["--time-steps", "5"], "scatter-and-gather runs one time step"),
         (["--method", "allint", "--noise-model", "all-layers"], "noise model all-layers"),
         (["--method", "allint", "--hardware", "paicore"], "--hardware maps scatter-and-gather SNNs"),
-        (["--method", "allint", "--noise-sweep", "0,0.1"], "--noise-sweep is for --method sg"),
+        (["--method", "allint", "--hardware", "paicore"], "all-integer SNNs need signed spikes"),
         (["--noise-sweep", ","], "--noise-sweep needs at least one ratio"),
         (["--noise-sweep", "0,2"], "noise ratio must be in [0, 1]"),
         (["--paibox", "maybe"], "invalid choice: 'maybe'"),
