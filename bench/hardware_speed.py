@@ -1,6 +1,6 @@
 """Simulating the MNIST test set on the mapped PAICORE cores vs the Keras SNN, side by side.
 
-    SNN_DATA_DIR=../shared/data python bench/hardware_speed.py [--images 10000] [--repeats 3]
+    SNN_DATA_DIR=../shared/data python bench/hardware_speed.py [--checkpoint M.keras] [--images 10000] [--repeats 3]
 
 Both sides take the same images in the same batches, after a warm-up, and are timed `--repeats`
 times (min and median printed; the machine load from /proc/loadavg is printed with them):
@@ -61,12 +61,14 @@ def cores_run(net, sim, x, batch):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", default=str(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"),
+                        help="the quantized .keras model (default: the shipped lenet k1B2)")
     parser.add_argument("--images", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=os.environ.get("SNN_DATA_DIR", str(REPO.parent / "shared" / "data")))
     args = parser.parse_args()
-    snn = convert(keras.models.load_model(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"), method="sg")
+    snn = convert(keras.models.load_model(args.checkpoint), method="sg")
     x, _ = load_arrays("mnist", "test", args.data_dir)
     x = x[:args.images].astype("float32")
     net, spec, plans, cores, chips, routes = map_network(snn, "paicore")
