@@ -57,7 +57,7 @@ def main():
         "SNN": lambda: snn.predict(images, batch_size=args.batch_size, verbose=0),
         "SNN+counting": lambda: evaluate(snn, images, labels, args.batch_size, progress=False),
     }
-    seconds = {name: _best(fn, args.repeats) for name, fn in timers.items()}
+    seconds = _best_interleaved(timers, args.repeats)
     for name, value in seconds.items():
         print(f"{name:13s} {value:6.2f} s for {len(images)} images (batch {args.batch_size})")
     for name in ("SNN", "SNN+counting"):
@@ -100,14 +100,18 @@ def measure_allint(ann, images, time_steps=(4, 8, 16), rounds=5, batch_size=200)
     return result
 
 
-def _best(fn, repeats):
-    fn()  # warm-up: tracing and graph building are not evaluation cost
-    times = []
+def _best_interleaved(timers, repeats):
+    """{name: fastest of `repeats` runs}; the runs of the compared things alternate, so that a
+    change in machine load during the bench falls on all of them alike."""
+    for fn in timers.values():
+        fn()  # warm-up: tracing and graph building are not evaluation cost
+    times = {name: [] for name in timers}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, fn in timers.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in times.items()}
 
 
 if __name__ == "__main__":
