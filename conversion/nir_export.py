@@ -11,7 +11,7 @@ Each conversion method declares in NIR_METHODS whether and how it exports:
   "refused"      no NIR nodes can carry it (all-integer); NirExportError says why, and nothing is
                  written.
 
-Scatter-and-gather (exact, NIR.md 4a). The graph is one chain, evaluated once per image (SG is one
+Scatter-and-gather (exact, docs/nir.md §2). The graph is one chain, evaluated once per image (SG is one
 time step; every node is stateless). Layout is PyTorch's: tensors (C, H, W), Conv2d weights
 (C_out, C_in, kH, kW), cross-correlation, zero padding of `padding` pixels on both sides of each
 spatial axis. Per spiking layer `actN` with C channels and L sub-neurons per neuron:

@@ -1,6 +1,6 @@
 """Read a spiking Keras model into plain integer layers for the mapper, one reader per mapping.
 
-Only the spiking model's own weights and thresholds are read (ARCHITECTURE.md: the SNN is the
+Only the spiking model's own weights and thresholds are read (docs/architecture.md §1: the SNN is the
 single IR), through the layers' declared roles (layers.base). MAPPINGS holds one reader per
 hardware mapping; a new mapping (e.g. temporal store-and-release) is one more reader that fills
 each layer's `NeuronModel` with its own reset mode and windows, while partition, place and route

@@ -157,7 +157,7 @@ def test_file_metadata_and_size(shipped_file):
     assert meta["importer_must"]
     assert shipped_file.bytes == shipped_file.path.stat().st_size
     assert 100_000 < shipped_file.bytes < 1_000_000  # scatter/gather form, not weights replicated L times
-    # one chain, built only from the nodes NIR.md's mapping names
+    # one chain, built only from the nodes docs/nir.md §2 names
     kinds = {type(node).__name__ for node in graph.nodes.values()}
     assert kinds == {"Input", "Output", "Conv2d", "Linear", "Flatten", "Threshold"}
     assert len(graph.edges) == len(graph.nodes) - 1
