@@ -8,7 +8,10 @@ Scatter-and-gather (default), best of --repeats after one warm-up pass each:
   SNN           snn.predict over the same images (the converted model alone)
   SNN+counting  what evaluate_snn.py does per batch: the probe model (every layer's spikes) and
                 the spike/SOP counters
-and the ratios to the ANN (target <= 1.5).
+and the ratios to the ANN (target <= 1.1). On a CPU Keras runs neither model through XLA; the
+SNN's threshold ladders alone are XLA-compiled inside their layers (layers/spiking.py `_fused`).
+(The ANN compiled whole by XLA was slower here than the plain ANN, and it may round its float
+encoder differently, so it is not the baseline.)
 
 All-integer (--method allint, the shipped lenet_allint): the ANN and its T-step SNN in float and
 integer mode on the same --batches batches, interleaved rounds, median time per batch; the ratio
@@ -61,7 +64,7 @@ def main():
     for name, value in seconds.items():
         print(f"{name:13s} {value:6.2f} s for {len(images)} images (batch {args.batch_size})")
     for name in ("SNN", "SNN+counting"):
-        print(f"ratio {name} / ANN: {seconds[name] / seconds['ANN']:.2f} (target <= 1.5)")
+        print(f"ratio {name} / ANN: {seconds[name] / seconds['ANN']:.2f} (target <= 1.1)")
 
 
 def _allint(args, images):
