@@ -114,9 +114,9 @@ def parse_args(argv=None):
     method = get_method(options.pop("method"))
     if options["model"] is None:
         options["model"] = method.default_model
+    method.check_options(options)  # first: a method may read --model as something else (rate: a file)
     if options["model"] not in PRESETS:
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
-    method.check_options(options)
     if options["noise_sweep"] is not None and not options["noise_sweep"]:
         raise UserError("--noise-sweep needs at least one ratio, e.g. 0,0.1,0.2")
     if options["output_dir"] is not None:
