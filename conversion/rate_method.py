@@ -138,6 +138,33 @@ def _is_checkpoint(name):
 
 # -------------------------------------------------------------------------------- conversion
 
+TORCH_SUFFIXES = (".tar", ".pth", ".pt", ".pkl")
+
+
+def load_model(path, options):
+    """A PyTorch checkpoint of the seed (read without torch) into vgg15ab; None for other files."""
+    if Path(path).suffix not in TORCH_SUFFIXES:
+        return None
+    from models.presets import get_preset
+    from models.torch_checkpoint import CheckpointError, import_vgg15ab
+
+    preset = get_preset(options["model"])
+    if not preset.name.startswith("vgg15ab"):
+        raise UserError(f"{path}: PyTorch checkpoints load into vgg15ab (pass --arch vgg15ab), not {preset.name}")
+    try:
+        ann, facts = import_vgg15ab(path, preset.dataset, binary=preset.quantization == "xnor",
+                                    binarize=options["binarize"])
+    except CheckpointError as err:
+        raise UserError(str(err)) from None
+    if preset.quantization == "xnor":
+        done = facts["binarized_layers"] == facts["hidden_layers"]
+        print(f"{path}: {facts['binarized_layers']} of {facts['hidden_layers']} hidden layers hold binarized "
+              f"weights (+-alpha per filter)" + ("" if done else (
+                  "; binarizing the rest (--binarize)" if facts["xnor_applied"] else
+                  "; converting the weights as they are, as the seed's code does (--binarize applies XNOR-Net)")))
+    return ann
+
+
 
 def model_facts(ann, path, options):
     binary = any(isinstance(layer, (QuantConv2D, QuantDense)) and layer.kernel_quantizer == "xnor_net"
@@ -319,6 +346,7 @@ RATE = register_method(Method(
     default_model="lenet_binary",
     default_k=0,
     model_facts=model_facts,
+    load_model=load_model,
     run_dir=run_dir,
     describe=describe,
     counter=lambda snn, dataset: RateCounter(snn),
