@@ -49,6 +49,7 @@ class Method:
     mappings: tuple = ()  # hardware mappings (hardware.MAPPINGS) that accept this method's SNNs
     # --- command line
     add_arguments: callable = _nothing  # (argparse group): the method's own flags
+    selected_by: tuple = ()  # option names that pick this method when --method is not given (a seed's CLI)
     check_options: callable = _nothing  # (options dict) -> None; fills method defaults, raises UserError
 
     @property

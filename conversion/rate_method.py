@@ -167,8 +167,12 @@ def load_model(path, options):
 
 
 def model_facts(ann, path, options):
-    binary = any(isinstance(layer, (QuantConv2D, QuantDense)) and layer.kernel_quantizer == "xnor_net"
-                 for layer in ann.layers)
+    from models import PRESETS
+
+    xnor = any(isinstance(layer, (QuantConv2D, QuantDense)) and layer.kernel_quantizer == "xnor_net"
+               for layer in ann.layers)
+    # an imported checkpoint with binarized weights is a float model holding +-alpha values
+    binary = xnor or (ann.name in PRESETS and PRESETS[ann.name].quantization == "xnor")
     return {"arch": options.get("arch") or ann.name, "binary": binary}
 
 
@@ -188,6 +192,7 @@ def convert_options(options, load_data):
         from snn_data.rate_transforms import seed_cifar_augment
 
         images = seed_cifar_augment(images, options["seed"])
+    options["calibration_count"] = len(images)  # --norm, or fewer when the training set is smaller
     return {"time_steps": options["time"], "one_step": options["one_step"], "calibration": images,
             "percentile": options["percentile"], "dropout": options["calibration_dropout"],
             "seed": options["seed"]}
@@ -212,7 +217,8 @@ def run_dir(facts, options):
 def describe(facts, options):
     timing = "one-step" if options["one_step"] else "synchronous"
     return (f"rate conversion ({'binary' if facts['binary'] else 'float'} weights), T={options['time']}, "
-            f"{timing} timing, percentile {options['percentile']:g} over {options['norm']} images")
+            f"{timing} timing, percentile {options['percentile']:g} over {options.get('calibration_count', options['norm'])} "
+            f"training images")
 
 
 # -------------------------------------------------------------------------------- evaluation
@@ -358,4 +364,5 @@ RATE = register_method(Method(
     mappings=(),
     add_arguments=add_arguments,
     check_options=check_options,
+    selected_by=("job_dir", "arch", "percentile", "norm", "time", "one_step", "eval_size"),
 ))
