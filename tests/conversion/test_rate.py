@@ -173,3 +173,24 @@ def test_keras_and_saved_model_round_trips(one_step, tmp_path):
 def test_if_neuron_layer_is_a_stateful_neuron():
     layer = IFNeuron(1)
     assert layer.role == "neuron" and not layer.stateless
+
+
+def test_noise_models_apply_to_the_rate_snn():
+    from conversion import add_noise
+    from conversion.rate_eval import RateCounter
+
+    model = _tiny()
+    images = np.random.default_rng(0).uniform(0.2, 1, (4, 4, 4, 1)).astype(np.float32)
+    snn = convert_rate(model, 10, scales=percentile_scales(model, images, 99))
+
+    def spikes(net):
+        counter = RateCounter(net)
+        counter.update(counter.probe_model.predict_on_batch(images))
+        return [row.spikes for row in counter.report.layers]
+
+    clean = spikes(snn)
+    deleted = spikes(add_noise(snn, "all-layers", 1.0, 0))  # every spike deleted after it is emitted
+    assert clean[0] > 0 and deleted[0] == clean[0] and deleted[1:] == [0] * (len(clean) - 1)
+    noisy = add_noise(snn, "input", 0.5, 0)  # x (1 + r (u - 1/2)) on the encoder's input
+    assert any(l.name == "conv0_input_noise" for l in noisy.layers)
+    assert spikes(noisy)[0] != clean[0]
