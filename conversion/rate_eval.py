@@ -106,7 +106,10 @@ class RateCounter:
             outputs["spikes:" + layer.name] = ops.sum(spikes, axis=axes)
             delivered = consumer.input
             fan = _fan(consumer)
-            outputs["sops:" + layer.name] = ops.sum(delivered * fan, axis=tuple(range(2, len(delivered.shape))))
+            # a matrix-vector product over the positions, no (batch, T, ...) temporary
+            flat = ops.reshape(delivered, (-1, self.time_steps, int(np.prod(delivered.shape[2:]))))
+            fan_flat = np.broadcast_to(fan, delivered.shape[2:]).reshape(-1, 1).astype(np.float32)
+            outputs["sops:" + layer.name] = ops.squeeze(ops.matmul(flat, fan_flat), -1)
             feeding = layer if role_of(layer) == "encoder" else _feeding_synapse(snn, layer)
             rows.append(RateLayerCount(layer.name, int(np.prod(spikes.shape[2:])), consumer.name,
                                        macs(feeding) if feeding is not None else 0,
