@@ -2,6 +2,7 @@
 
     python bench/snn_speed.py [--checkpoint pretrained/lenet_mnist_k1B2] [--batch-size 200] [--repeats 3]
     python bench/snn_speed.py --method allint [--time-steps 4 8 16] [--batches 5] [--repeats 5]
+    python bench/snn_speed.py --method rate [--time-steps 32 128] [--batch-size 100] [--batches 3]
 
 Scatter-and-gather (default), best of --repeats after one warm-up pass each:
   ANN           ann.predict over the 10000 test images
@@ -12,6 +13,11 @@ and the ratios to the ANN (target <= 1.1). On a CPU Keras runs neither model thr
 SNN's threshold ladders alone are XLA-compiled inside their layers (layers/spiking.py `_fused`).
 (The ANN compiled whole by XLA was slower here than the plain ANN, and it may round its float
 encoder differently, so it is not the baseline.)
+
+Rate-coded (--method rate, the shipped lenet_binary): the ANN and its T-step SNN (synchronous
+and one-step timing, and the synchronous SNN with evaluate_snn.py's counting probe) on the same
+--batches batches, interleaved rounds, median time per batch; the ratio is SNN / (T x ANN)
+(target <= 1.2).
 
 All-integer (--method allint, the shipped lenet_allint): the ANN and its T-step SNN in float and
 integer mode on the same --batches batches, interleaved rounds, median time per batch; the ratio
@@ -40,11 +46,11 @@ from snn_data import load_arrays  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", choices=["sg", "allint"], default="sg")
+    parser.add_argument("--method", choices=["sg", "allint", "rate"], default="sg")
     parser.add_argument("--checkpoint", help="default: the shipped model of the method")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16], help="allint only")
+    parser.add_argument("--time-steps", type=int, nargs="+", help="allint (default 4 8 16) and rate (default 32 128)")
     parser.add_argument("--batches", type=int, default=5, help="allint only: batches per round")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
@@ -52,7 +58,11 @@ def main():
     images, labels = load_arrays("mnist", "test", args.data_dir)
     images = images.astype(np.float32)
     if args.method == "allint":
+        args.time_steps = args.time_steps or [4, 8, 16]
         return _allint(args, images)
+    if args.method == "rate":
+        args.time_steps = args.time_steps or [32, 128]
+        return _rate(args, images)
     ann = keras.models.load_model(args.checkpoint or REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras")
     snn = convert(ann, method="sg")
     timers = {
@@ -76,6 +86,42 @@ def _allint(args, images):
     for t, row in result["T"].items():
         print(f"T={t:3d}  float {row['float_s'] * 1e3:8.1f} ms  ratio {row['float_ratio']:.2f}   "
               f"int {row['int_s'] * 1e3:8.1f} ms  ratio {row['int_ratio']:.2f}   (SNN / (T x ANN), target <= 1.5)")
+
+
+def _rate(args, images):
+    from conversion.rate import convert_rate, percentile_scales
+    from conversion.rate_eval import RateCounter
+
+    ann = keras.models.load_model(args.checkpoint or REPO / "pretrained" / "lenet_binary_mnist" / "model.keras")
+    train, _ = load_arrays("mnist", "train", args.data_dir)
+    scales = percentile_scales(ann, train[:128].astype(np.float32), 99.9)
+    batches = [images[i:i + args.batch_size] for i in range(0, args.batches * args.batch_size, args.batch_size)]
+    runners = {"ann": ann.predict_on_batch}
+    for t in args.time_steps:
+        sync = convert_rate(ann, t, scales=scales)
+        runners[(t, "sync")] = sync.predict_on_batch
+        runners[(t, "one-step")] = convert_rate(ann, t, one_step=True, scales=scales).predict_on_batch
+        runners[(t, "sync+counting")] = RateCounter(sync).probe_model.predict_on_batch
+    median = _median_per_batch(runners, batches, args.repeats)
+    print(f"ANN {ann.name}: {median['ann'] * 1e3:8.1f} ms per batch of {args.batch_size} "
+          f"(median of {args.repeats} rounds of {len(batches)} batches)")
+    for t in args.time_steps:
+        print(f"T={t:4d}  " + "   ".join(
+            f"{mode} {median[(t, mode)] * 1e3:8.1f} ms ratio {median[(t, mode)] / (t * median['ann']):.2f}"
+            for mode in ("sync", "one-step", "sync+counting")) + "   (SNN / (T x ANN), target <= 1.2)")
+
+
+def _median_per_batch(runners, batches, rounds):
+    for run in runners.values():  # warm up: build the predict functions
+        run(batches[0])
+    times = {key: [] for key in runners}
+    for _ in range(rounds):
+        for key, run in runners.items():
+            start = time.perf_counter()
+            for batch in batches:
+                run(batch)
+            times[key].append((time.perf_counter() - start) / len(batches))
+    return {key: float(np.median(v)) for key, v in times.items()}
 
 
 def measure_allint(ann, images, time_steps=(4, 8, 16), rounds=5, batch_size=200):

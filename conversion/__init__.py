@@ -31,6 +31,7 @@ from conversion.thresholds import ThresholdError
 from conversion.verify import LayerAgreement, Verification, verify
 import conversion.sg_method  # noqa: E402,F401  (registers "sg")
 import conversion.allint_method  # noqa: E402,F401  (registers "allint")
+import conversion.rate_method  # noqa: E402,F401  (registers "rate")
 
 
 def convert(model, method="sg", **options):

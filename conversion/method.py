@@ -35,6 +35,7 @@ class Method:
     default_model: str = "lenet"  # preset of the default checkpoint
     default_k: int = 1
     model_facts: callable = _nothing  # (ann, path, options) -> dict (k, B, ...); raises UserError
+    load_model: callable = None  # (path, options) -> ANN, or None for the usual .keras / .npz loading
     run_dir: callable = None  # (facts, options) -> folder name under figs/ (noise suffix added by the caller)
     describe: callable = None  # (facts, options) -> what the run line prints after the checkpoint
     # --- evaluation
@@ -48,6 +49,7 @@ class Method:
     mappings: tuple = ()  # hardware mappings (hardware.MAPPINGS) that accept this method's SNNs
     # --- command line
     add_arguments: callable = _nothing  # (argparse group): the method's own flags
+    selected_by: tuple = ()  # option names that pick this method when --method is not given (a seed's CLI)
     check_options: callable = _nothing  # (options dict) -> None; fills method defaults, raises UserError
 
     @property

@@ -76,7 +76,7 @@ def convert_or_fail(method, ann, **options):
 def load_split(dataset, split, data_dir=None, md5_check=True, limit=None):
     """(images float32, labels) of one split; data problems are user errors."""
     try:
-        images, labels = load_arrays(dataset, split, data_dir, verify_md5=md5_check)
+        images, labels = load_arrays(dataset, split, data_dir, verify_md5=md5_check, limit=limit)
     except DataError as err:
         raise UserError(str(err)) from None
     if limit:

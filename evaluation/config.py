@@ -57,8 +57,11 @@ def build_parser():
     p.add_argument("--k", type=int, help="pick the default checkpoint for this k (default per method: "
                    + ", ".join(f"{m.default_k} for {name}" for name, m in METHODS.items()) + ")")
     p.add_argument("--B", type=float, help="pick the default checkpoint for this B (default 2)")
-    p.add_argument("--method", default="sg", choices=list(METHODS),
-                   help="; ".join(method.help for method in METHODS.values()))
+    p.add_argument("--method", choices=list(METHODS),
+                   help="; ".join(method.help for method in METHODS.values()) + "; default sg, or the method "
+                   "whose seed flags are given (" + ", ".join(
+                       f"{name}: --{' --'.join(f.replace('_', '-') for f in m.selected_by)}"
+                       for name, m in METHODS.items() if m.selected_by) + ")")
     p.add_argument("--noise_ratio", "--noise-ratio", dest="noise_ratio", type=_ratio, default=0.0,
                    help="noise strength r in [0, 1] (default 0)")
     p.add_argument("--noise-model", "--noise_model", dest="noise_model", choices=NOISE_MODELS,
@@ -111,17 +114,28 @@ def parse_args(argv=None):
     if options["save_keras"] is not None and not options["save_keras"].endswith(".keras"):
         raise UserError(f"--save-keras needs a path ending in .keras, got {options['save_keras']}")
     options["model_given"] = options["model"] is not None
-    method = get_method(options.pop("method"))
+    method = get_method(options.pop("method") or _implied_method(options))
     if options["model"] is None:
         options["model"] = method.default_model
+    method.check_options(options)  # first: a method may read --model as something else (rate: a file)
     if options["model"] not in PRESETS:
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
-    method.check_options(options)
     if options["noise_sweep"] is not None and not options["noise_sweep"]:
         raise UserError("--noise-sweep needs at least one ratio, e.g. 0,0.1,0.2")
     if options["output_dir"] is not None:
         check_writable(Path(options["output_dir"]))
     return method.name, options
+
+
+def _implied_method(options):
+    """Without --method: the method one of whose seed-only flags is given (so a seed's own command
+    line runs verbatim), else sg."""
+    from conversion.method import METHODS
+
+    for name, method in METHODS.items():
+        if any(options.get(flag) is not None and options.get(flag) is not False for flag in method.selected_by):
+            return name
+    return "sg"
 
 
 def _check_ranges(o):

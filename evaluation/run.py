@@ -54,8 +54,10 @@ def run(method="sg", **options):
     if options["export_nir"]:
         _check_nir_method(method.name)  # a method NIR cannot carry fails before any work
     ann_path = find_ann(options["checkpoint"], options["model"], options["k"], options["B"], method.default_k)
-    ann = load_ann(ann_path, options["model"], options["k"], options["B"], method.default_k,
-                   options["use_ternary"], options["save_keras"])
+    ann = method.load_model(ann_path, options) if method.load_model is not None else None
+    if ann is None:  # the method reads no format of its own here
+        ann = load_ann(ann_path, options["model"], options["k"], options["B"], method.default_k,
+                       options["use_ternary"], options["save_keras"])
     check_model_name(ann, ann_path, options["model"], options["model_given"], options["checkpoint"])
     dataset = infer_dataset(ann)
     if options["hardware"]:

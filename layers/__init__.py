@@ -9,6 +9,7 @@ from layers.quantizers import (
     ternary_threshold,
     unbounded_quantize,
     xnor_binarize,
+    xnor_net_binarize,
 )
 from layers.quantized import QuantActivation, QuantConv2D, QuantDense
 from layers.preprocessing import CentralCrop, PerImageStandardization
@@ -21,6 +22,7 @@ from layers.dynamic import (  # noqa: F401
 )
 from layers.spiking import MultiThresholdNeuron, SpikeEncoding, SpikingConv2D, SpikingDense, SpikingReadout  # noqa: F401
 from layers.noise_training import TrainingSpikeDeletion  # noqa: F401
+from layers.rate import IFEncoder, IFNeuron, PassThrough, SpikingAvgPool2D, SummingReadout  # noqa: F401
 
 __all__ = [
     "binarize",

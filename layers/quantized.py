@@ -6,11 +6,12 @@ pass; they never have a bias (the following BatchNormalization provides the shif
 import keras
 from keras import ops
 
-from layers.quantizers import binarize, median_quantize, ternarize, unbounded_quantize, xnor_binarize
+from layers.quantizers import (binarize, median_quantize, ternarize, unbounded_quantize, xnor_binarize,
+                               xnor_net_binarize)
 
 PACKAGE = "qsnn"
 
-KERNEL_QUANTIZERS = ("ternary", "binary", "xnor", None)
+KERNEL_QUANTIZERS = ("ternary", "binary", "xnor", "xnor_net", None)
 ACTIVATION_MODES = ("median", "unbounded")
 
 
@@ -24,6 +25,8 @@ def quantize_kernel(kernel, quantizer, reduce_axes):
         return binarize(kernel)
     if quantizer == "xnor":
         return xnor_binarize(kernel, reduce_axes)
+    if quantizer == "xnor_net":  # mean-centred over the inputs, clamped (the binary-SNN seed)
+        return xnor_net_binarize(kernel, len(kernel.shape) - 2, reduce_axes)
     raise ValueError(f"unknown kernel quantizer {quantizer!r}; valid: {KERNEL_QUANTIZERS}")
 
 
@@ -88,7 +91,7 @@ class _QuantKernelLayer(keras.layers.Layer):
     def _add_kernel(self, shape):
         # Binary kernels starve without a clip to [-1, 1] (the latent weight drifts out of reach).
         constraint = None
-        if self.kernel_quantizer in ("binary", "xnor"):
+        if self.kernel_quantizer in ("binary", "xnor", "xnor_net"):
             constraint = UnitClip()
         self.kernel = self.add_weight(
             name="kernel", shape=shape, initializer=self.kernel_initializer, constraint=constraint

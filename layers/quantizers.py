@@ -80,3 +80,22 @@ def xnor_binarize(w, reduce_axes):
     """
     alpha = ops.mean(ops.abs(w), axis=reduce_axes, keepdims=True)
     return binarize(w) * alpha
+
+
+def xnor_net_binarize(w, center_axis, reduce_axes):
+    """XNOR-Net as the binary-SNN seed trains it (docs/rate.md §1), per output channel o:
+
+    1. centre: W - mean of W over the input-channel axis `center_axis` (per kernel position),
+    2. clamp to [-1, 1],
+    3. alpha_o = mean |W_c| over `reduce_axes` (all axes but the output channel),
+    4. forward value sign(W_c) * alpha_o, with sign(0) = 0 as torch.sign.
+
+    Gradient: alpha_o times the identity through the clamp (zero where the centred weight is
+    outside [-1, 1]) plus the gradient through alpha_o, i.e. XNOR-Net's estimator. The straight
+    through term is written `alpha * (c - stop_gradient(c))`, exactly zero in the forward pass, so
+    the value is exactly +-alpha_o (or 0).
+    """
+    centred = ops.clip(w - ops.mean(w, axis=center_axis, keepdims=True), -1.0, 1.0)
+    alpha = ops.mean(ops.abs(centred), axis=reduce_axes, keepdims=True)
+    sign = ops.stop_gradient(ops.sign(centred))
+    return sign * alpha + ops.stop_gradient(alpha) * (centred - ops.stop_gradient(centred))

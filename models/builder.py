@@ -13,6 +13,7 @@ from models.presets import DATASETS, get_preset
 from snn_data.sources import CIFAR_CROP
 
 QUANTIZATIONS = ("median", "allint", "float")
+RATE_QUANTIZATIONS = ("xnor", "rate_float")  # built by models.rate_builder
 
 
 def dataset_info(dataset):
@@ -28,6 +29,11 @@ def build_preset(name, dataset=None, k=1, B=2, use_ternary=True, train_noise=0.0
     train_noise > 0 inserts a TrainingSpikeDeletion after the encoding layer (noise-aware training;
     identity at inference)."""
     preset = get_preset(name)
+    if preset.quantization in RATE_QUANTIZATIONS:
+        from models.rate_builder import build_rate_model
+
+        return build_rate_model(preset.arch, dataset or preset.dataset, binary=preset.quantization == "xnor",
+                                padding=preset.padding, name=name)
     return build_model(
         preset.arch,
         dataset=dataset or preset.dataset,
@@ -48,6 +54,9 @@ def build_model(arch, dataset="mnist", k=1, B=2, quantization="median", padding=
         raise ValueError(f"unknown quantization {quantization!r}; valid: {QUANTIZATIONS}")
     input_shape, classes = dataset_info(dataset)
     specs = parse_architecture(arch, default_padding=padding)
+    if any(spec.kind in ("avgpool", "dropout") for spec in specs):
+        raise ValueError(f"{arch!r}: average pooling and dropout tokens are for the rate-coded models "
+                         f"(models.rate_builder), not quantization {quantization!r}")
     inputs = keras.Input(shape=input_shape, name="images")
     x = _preprocess(inputs, dataset)
     for i, spec in enumerate(specs):

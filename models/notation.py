@@ -6,6 +6,9 @@ Tokens, separated by "-":
   P2       the learned 2x2 stride-2 convolution the original code uses in place of pooling; it
            keeps the channel count of the layer before it
   N        fully connected layer with N units (the input is flattened first)
+  Ak       k x k average pooling, stride k, after a convolution; the rate-coded presets put it
+           between the convolution and its ReLU (docs/rate.md §1)
+  Dr       dropout with rate r (0 <= r < 1), e.g. "D0.1"; identity at inference
   X*n      any of the above repeated n times, e.g. "64C3*2"
 The first token must be a convolution: it is the float encoding layer. The classifier is not
 written in the notation; the model builder appends it.
@@ -16,11 +19,14 @@ from dataclasses import dataclass
 _CONV = re.compile(r"^(\d+)C(\d+)([sv]?)$")
 _POOL = re.compile(r"^P(\d+)$")
 _DENSE = re.compile(r"^(\d+)$")
+_AVG = re.compile(r"^A(\d+)$")
+_DROP = re.compile(r"^D(\d*\.?\d+)$")
 _REPEAT = re.compile(r"^(.+)\*(\d+)$")
 
 GRAMMAR_HELP = (
     "valid tokens: NCk (conv, N filters, k x k; suffix s/v for SAME/VALID padding), "
-    "P2 (learned 2x2 stride-2 pooling conv), N (fully connected), X*n (repeat)"
+    "P2 (learned 2x2 stride-2 pooling conv), N (fully connected), A2 (2x2 average pooling), "
+    "D0.1 (dropout), X*n (repeat)"
 )
 
 
@@ -32,11 +38,12 @@ class NotationError(ValueError):
 class LayerSpec:
     """One hidden layer of a parsed architecture."""
 
-    kind: str  # "conv", "pool" or "dense"
+    kind: str  # "conv", "pool", "dense", "avgpool" or "dropout"
     units: int  # filters or units
     kernel: int = 1
     stride: int = 1
     padding: str = "valid"
+    rate: float = 0.0  # dropout rate
 
 
 def parse_architecture(text, default_padding="valid"):
@@ -48,7 +55,7 @@ def parse_architecture(text, default_padding="valid"):
         token, repeat = _split_repeat(raw.strip(), text)
         spec = _parse_token(token, specs, default_padding, text)
         specs.extend([spec] * repeat)
-    if specs[0].kind != "conv":
+    if not specs or specs[0].kind != "conv":
         raise NotationError(f"{text!r}: the first layer must be a convolution (the encoding layer)")
     return specs
 
@@ -79,6 +86,19 @@ def _parse_token(token, previous, default_padding, text):
         units = int(match.group(1))
         _check_positive(units, token=token, text=text)
         return LayerSpec("dense", units)
+    if match := _AVG.match(token):
+        size = int(match.group(1))
+        _check_positive(size, token=token, text=text)
+        if not previous or previous[-1].kind != "conv":
+            raise NotationError(f"{text!r}: {token!r} must follow a convolution")
+        return LayerSpec("avgpool", previous[-1].units, size, size, "valid")
+    if match := _DROP.match(token):
+        rate = float(match.group(1))
+        if not 0.0 <= rate < 1.0:
+            raise NotationError(f"{text!r}: dropout rate must be in [0, 1) in {token!r}")
+        if not previous:
+            raise NotationError(f"{text!r}: {token!r} must follow a layer")
+        return LayerSpec("dropout", previous[-1].units, rate=rate)
     raise NotationError(f"{text!r}: cannot parse {token!r}; {GRAMMAR_HELP}")
 
 

@@ -15,11 +15,16 @@ _MNIST_NAMES = {
 _CIFAR10_NAMES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 
 
-def load_arrays(dataset, split, data_dir=None, verify_md5=True):
-    """(images, labels) of one split, from the data directory or, without one, tensorflow-datasets."""
+def load_arrays(dataset, split, data_dir=None, verify_md5=True, limit=None):
+    """(images, labels) of one split, from the data directory or, without one, tensorflow-datasets.
+
+    `limit` reads only the first N images where the format allows it (ImageNet folders)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {SPLITS}")
     directory = resolve_data_dir(data_dir)
+    if directory is None and dataset == "imagenet":
+        raise DataError("ImageNet is read from an ImageFolder tree (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG): "
+                        "pass --data-dir (or the seed's --data)")
     if directory is None:
         from snn_data.tfds_fallback import load_with_tfds
 
@@ -30,7 +35,23 @@ def load_arrays(dataset, split, data_dir=None, verify_md5=True):
         return read_cifar10(split, directory, verify_md5)
     if dataset == "cifar100":
         return read_cifar100(split, directory, verify_md5)
-    raise ValueError(f"unknown dataset {dataset!r}; valid: mnist, cifar10, cifar100")
+    if dataset == "imagenet":
+        return read_imagenet(split, directory, limit)
+    raise ValueError(f"unknown dataset {dataset!r}; valid: mnist, cifar10, cifar100, imagenet")
+
+
+def imagenet_root(directory):
+    """`<dir>/imagenet` if it holds the split folders, else `<dir>` itself."""
+    nested = directory / "imagenet"
+    return nested if (nested / "val").is_dir() or (nested / "train").is_dir() else directory
+
+
+def read_imagenet(split, directory, limit=None):
+    """ImageNet from an ImageFolder tree: test = val/ with the seed's evaluation transform, train =
+    train/ with its calibration transform (snn_data.rate_transforms)."""
+    from snn_data.rate_transforms import read_image_folder
+
+    return read_image_folder(imagenet_root(directory), "val" if split == "test" else "train", limit=limit)
 
 
 def read_mnist(split, directory, verify_md5=True):

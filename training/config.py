@@ -51,6 +51,8 @@ MAX_SEED = 2**32 - 1  # numpy's generator takes seeds in [0, 2^32)
 MAX_EPOCHS = 100_000  # more is a typo, and it overflows the learning-rate schedule's step counter
 MAX_BATCH = 65_536
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+# ImageNet is only evaluated (from an ImageFolder tree, a few images at a time), never trained here.
+TRAINABLE = [name for name in DATASETS if name != "imagenet"]
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -96,7 +98,7 @@ def build_parser():
     p.add_argument("--config", help="YAML file with any of these options (flags override it), or the "
                    "name of a shipped one (listed below), from any folder")
     p.add_argument("--model", help="preset name, listed below (default lenet)")
-    p.add_argument("--dataset", choices=list(DATASETS), help="default: the preset's dataset")
+    p.add_argument("--dataset", choices=TRAINABLE, help="default: the preset's dataset")
     p.add_argument("--k", type=int, help=f"quantization level: activation step 2^-k, 0..{MAX_K} (default 1)")
     p.add_argument("--B", type=float, help="activation upper bound (default 2)")
     p.add_argument("--epochs", type=int, help="training epochs (default 20)")
@@ -213,8 +215,8 @@ def validate(options):
             raise UserError(f"{name} must be a string, got {value!r}")
     if options["model"] not in PRESETS:
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
-    if options["dataset"] is not None and options["dataset"] not in DATASETS:
-        raise UserError(f"unknown dataset {options['dataset']!r}; valid: {', '.join(DATASETS)}")
+    if options["dataset"] is not None and options["dataset"] not in TRAINABLE:
+        raise UserError(f"unknown dataset {options['dataset']!r}; valid: {', '.join(TRAINABLE)}")
     for ok, message in _numeric_checks(options):
         if not ok:
             raise UserError(message)

@@ -316,7 +316,9 @@ def infer_dataset(model):
     """Which dataset a model was built for, from its input shape and class count."""
     signature = (tuple(model.input_shape[1:]), int(model.output_shape[-1]))
     for name, (shape, classes) in DATASETS.items():
-        if (tuple(shape), classes) == signature:
+        # A None in the dataset's shape takes any size (CIFAR models built for 32 x 32 as well as any).
+        fits = len(shape) == len(signature[0]) and all(s is None or s == t for s, t in zip(shape, signature[0]))
+        if fits and classes == signature[1]:
             return name
     raise UserError(f"cannot tell which dataset a model with input {signature[0]} and "
                     f"{signature[1]} classes is for")
