@@ -34,6 +34,7 @@ from cli_utils import UserError, write_json_atomic
 from training import distribute, inputs, runfolder
 from training.backend import tensorflow_available
 from training.config import default_output_dir, run_name
+from training.inputs import EVAL_BATCH  # noqa: F401  (evaluation/run.py's batch size)
 
 log = logging.getLogger("train")
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
@@ -118,7 +119,10 @@ def _train(model, options, out, start_epoch, train, test, placement, feed):
     for epoch in range(start_epoch, options["epochs"]):
         epoch_start = time.time()
         ds = feed.train(train_x, train_y, options, epoch)
-        history = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=callbacks)
+        # shuffle=False: the epoch's order is the pipeline's (Keras would reshuffle a PyDataset's
+        # batches, differently in every process)
+        history = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=callbacks,
+                            shuffle=False)
         test_loss, test_acc = feed.evaluate(model, test_x, test_y)
         row = {
             "epoch": epoch + 1,
