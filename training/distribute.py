@@ -13,6 +13,7 @@ docs/training.md §6 describes the choices.
 """
 import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 
 import keras
@@ -22,6 +23,7 @@ from cli_utils import UserError
 # A process that stops answering is declared dead after this long; the survivors then stop.
 HEARTBEAT_SECONDS = 20
 INIT_SECONDS = 120
+SHUTDOWN_SECONDS = 120  # how long the processes wait for each other at the end
 
 
 @dataclass
@@ -82,7 +84,7 @@ def _initialize_processes(jax, options):
         jax.distributed.initialize(
             coordinator_address=options["coordinator"], num_processes=options["num_processes"],
             process_id=options["process_id"], initialization_timeout=INIT_SECONDS,
-            heartbeat_timeout_seconds=HEARTBEAT_SECONDS,
+            heartbeat_timeout_seconds=HEARTBEAT_SECONDS, shutdown_timeout_seconds=SHUTDOWN_SECONDS,
         )
     except Exception as err:  # noqa: BLE001  (unreachable coordinator, port in use: many kinds)
         raise UserError(f"cannot join the job at {options['coordinator']} as process "
@@ -109,6 +111,24 @@ def _local_tf_devices(tf):
     if count > 1:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+def leave_job(placement):
+    """End a multi-process job together once the last collective is done (JAX's shutdown barrier;
+    a process that lingers past it, e.g. the chief exporting, would time the others out)."""
+    if placement.process_count > 1:
+        import jax
+
+        jax.distributed.shutdown()
+
+
+def abandon_job(line):
+    """Print `line` and end this process now: JAX's exit handlers would wait for the dead process
+    at a shutdown barrier, so a normal exit is not bounded in time."""
+    sys.stdout.flush()
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    os._exit(2)
 
 
 def is_peer_failure(err):

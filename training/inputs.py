@@ -68,4 +68,27 @@ class NumpyInputs:
         devices = self.placement.devices
         batch = max(devices, EVAL_BATCH // devices * devices)
         batches = EvalBatches(images, batch, multiple=devices, shard=self.placement.shard)
-        return np.asarray(model.predict(batches, verbose=0))[: batches.real]
+        if self.placement.process_count == 1:
+            return np.asarray(model.predict(batches, verbose=0))[: batches.real]
+        return np.concatenate([_replicated_logits(model, batches[i][0]) for i in range(len(batches))])[: batches.real]
+
+
+def _replicated_logits(model, local_images):
+    """Logits of a global batch, given this process's share of it, as a numpy array on every
+    process. (Keras' predict concatenates its outputs in numpy, which a batch spread over several
+    processes does not allow, so the step is jitted here with replicated outputs.)"""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    import keras
+
+    mesh = keras.distribution.distribution().device_mesh.backend_mesh
+    if not hasattr(model, "_replicated_predict"):
+        def step(trainable, non_trainable, x):
+            return model.stateless_call(trainable, non_trainable, x, training=False)[0]
+
+        model._replicated_predict = jax.jit(step, out_shardings=NamedSharding(mesh, PartitionSpec()))
+    images = jax.make_array_from_process_local_data(NamedSharding(mesh, PartitionSpec("batch")), local_images)
+    logits = model._replicated_predict([v.value for v in model.trainable_variables],
+                                       [v.value for v in model.non_trainable_variables], images)
+    return np.asarray(logits.addressable_data(0))

@@ -12,6 +12,7 @@ in one process or several (training/distribute.py); with several processes, proc
 run folder and the others take part in every save without keeping the file.
 """
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -50,14 +51,11 @@ def run(options):
         return run_training(options, placement)
     except Exception as err:
         if placement.process_count > 1 and distribute.is_peer_failure(err):
-            raise PeerLost(f"process {placement.process_index}: another process of the job stopped "
-                           f"({distribute._first_line(err)[:200]}); relaunch every process with the same "
-                           f"command and --resume True to continue after the last completed epoch") from None
+            distribute.abandon_job(
+                f"train.py: error: process {placement.process_index}: another process of the job stopped "
+                f"({distribute._first_line(err)[:160]}); relaunch every process with the same command and "
+                f"--resume True to continue after the last completed epoch")
         raise
-
-
-class PeerLost(UserError):
-    """A collective failed because another process of a multi-process job stopped."""
 
 
 # ----------------------------------------------------------------------------------- training
@@ -231,13 +229,25 @@ def _finish(trained, options, out, test, num_train, seconds, placement, feed):
     model = inference_model(trained)  # outside a TF strategy's scope: a plain model to export
     correct = int(np.sum(np.argmax(feed.logits(model, test_x), axis=1) == test_y))
     save_everywhere(model, out / "model.keras", placement)
+    log.info("process %d of %d: weights digest %s", placement.process_index, placement.process_count,
+             weights_digest(model))
+    metrics = _metrics(model, options, correct, len(test_y), num_train, seconds, placement)
+    distribute.leave_job(placement)  # the last collective is done; the chief's export may take a while
     if not placement.chief:
         return None
     export_note = export_run_model(out / "model.keras", out / "model.export", placement.backend, model)
-    metrics = {
-        "test_accuracy": correct / len(test_y),
+    write_json_atomic(out / "metrics.json", metrics)
+    log.info("test accuracy %.4f (%d/%d); wrote %s", metrics["test_accuracy"], correct, len(test_y), out)
+    if export_note:
+        log.info("%s", export_note)
+    return metrics
+
+
+def _metrics(model, options, correct, num_test, num_train, seconds, placement):
+    return {
+        "test_accuracy": correct / num_test,
         "test_correct": correct,
-        "num_test": len(test_y),
+        "num_test": num_test,
         "num_train": num_train,
         "epochs": options["epochs"],
         "k": options["k"],
@@ -258,11 +268,6 @@ def _finish(trained, options, out, test, num_train, seconds, placement, feed):
         "processes": placement.process_count,
         "versions": {"keras": keras.__version__, **_backend_versions(placement.backend)},
     }
-    write_json_atomic(out / "metrics.json", metrics)
-    log.info("test accuracy %.4f (%d/%d); wrote %s", metrics["test_accuracy"], correct, len(test_y), out)
-    if export_note:
-        log.info("%s", export_note)
-    return metrics
 
 
 def export_run_model(keras_path, export_path, backend, model):
@@ -304,6 +309,14 @@ def inference_model(model):
         x = copy(x)
         copy.set_weights(layer.get_weights())
     return keras.Model(inputs, x, name=model.name)
+
+
+def weights_digest(model):
+    """md5 of every weight's bytes: equal digests mean bit-identical models (processes of a job)."""
+    digest = hashlib.md5()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
 
 
 def save_atomic(model, path):
