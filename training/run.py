@@ -29,6 +29,7 @@ import numpy as np
 import layers  # noqa: F401  (registers the custom layers for loading)
 from layers.noise_training import TrainingSpikeDeletion
 from models import DATASETS, build_preset, get_preset, hidden_macs
+from models.initial_weights import draw_initial_weights
 from models.tensorlayer_npz import NpzError, import_npz
 from snn_data import load_arrays
 from cli_utils import UserError, write_json_atomic
@@ -184,6 +185,7 @@ def _resume_or_build(options, plan, steps_per_epoch, placement):
         model = build_preset(options["model"], options["dataset"], k=options["k"], B=options["B"],
                              use_ternary=options["use_ternary"], train_noise=options["train_noise"],
                              synchronized_bn=placement.strategy is not None)
+        draw_initial_weights(model, options["seed"])  # one seed, one network, on either backend
         model.compile(
             optimizer=keras.optimizers.Adam(_schedule(options, steps_per_epoch)),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
