@@ -100,7 +100,8 @@ def _train(model, options, out, start_epoch, train, test, placement, feed):
     _setup_logging(out / "train.log" if placement.chief else None)
     if start_epoch:
         log.info("resuming %s after epoch %d", out, start_epoch)
-        _truncate_history(out / "history.csv", start_epoch)
+        if placement.chief:
+            _truncate_history(out / "history.csv", start_epoch)
     model.summary(print_fn=lambda line, *args, **kwargs: log.info("%s", line))
     log.info(
         "%s on %s, k=%s B=%s, %d train / %d test images, epochs %d..%d, run directory %s",
