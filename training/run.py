@@ -178,11 +178,13 @@ def _resume_or_build(options, plan, steps_per_epoch, placement):
     if placement.strategy is not None and options["train_noise"]:
         raise UserError("--train-noise with --distribute data-parallel needs --backend jax (under "
                         "MirroredStrategy every replica would draw the same deletion masks)")
+    # Seeded before a load too: the model is built (randomly initialized) before the checkpoint's
+    # values are assigned, and the processes of a job must create identical values.
+    keras.utils.set_random_seed(options["seed"])
     with placement.scope():
         if plan.action == "resume":
             model = load_model_file(plan.out / "checkpoint" / "last.keras", what="checkpoint")
             return model, plan.state["completed_epochs"]
-        keras.utils.set_random_seed(options["seed"])
         model = build_preset(options["model"], options["dataset"], k=options["k"], B=options["B"],
                              use_ternary=options["use_ternary"], train_noise=options["train_noise"],
                              synchronized_bn=placement.strategy is not None)
