@@ -36,7 +36,7 @@ def test_jax_training_needs_no_tensorflow_and_its_model_loads_on_tensorflow(tmp_
     assert "SavedModel not written: TensorFlow is not installed here" in result.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["backend"] == "jax" and "tensorflow" not in metrics["versions"]
-    assert metrics["test_accuracy"] > 0.5  # it learned (chance 0.1)
+    assert metrics["test_accuracy"] > 0.2  # it learned in 10 steps (chance: 0.1)
     assert (out / "checkpoint" / "last.keras").is_file() and not (out / "tensorboard").exists()
 
     # This process runs TensorFlow: the JAX model loads and predicts what JAX measured.
@@ -51,9 +51,10 @@ def test_jax_training_needs_no_tensorflow_and_its_model_loads_on_tensorflow(tmp_
 
 
 def test_data_parallel_on_two_devices_equals_one_device(data_dir):
-    """Same global batches, plain BN: BN statistics are global under DataParallel, so the losses
-    of 10 steps equal one device's; the noise layer draws its own masks on each replica."""
-    command = [sys.executable, str(FIXTURES / "data_parallel_check.py"), str(data_dir), "10", "lenet_fp"]
+    """The quantized LeNet, same global batches, plain BN: BN statistics are global under
+    DataParallel, so the losses of 10 (SGD) steps equal one device's; the noise layer draws its
+    own masks on each replica."""
+    command = [sys.executable, str(FIXTURES / "data_parallel_check.py"), str(data_dir), "10", "lenet"]
     env = _env(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
