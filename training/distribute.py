@@ -103,9 +103,10 @@ def _setup_tensorflow(options):
 def _local_tf_devices(tf):
     """The GPUs, else the CPU split into $QSNN_TF_CPU_DEVICES logical devices (default 1; tests
     use 2 to mirror over two CPU replicas, as XLA_FLAGS does for JAX)."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
-        return [d.name for d in gpus]
+    # Physical devices first: listing logical ones initializes the runtime, after which the CPU
+    # can no longer be split.
+    if tf.config.list_physical_devices("GPU"):
+        return [d.name for d in tf.config.list_logical_devices("GPU")]
     count = int(os.environ.get("QSNN_TF_CPU_DEVICES", "1"))
     cpu = tf.config.list_physical_devices("CPU")[0]
     if count > 1:

@@ -99,3 +99,21 @@ def test_select_backend_reads_the_flag_then_the_environment(monkeypatch):
     assert select_backend(None) == "tensorflow"
     with pytest.raises(UserError, match="unknown backend"):
         select_backend("theano")
+
+
+def test_tensorflow_data_parallel_mirrors_over_two_cpus_and_saves_plain_bn(tmp_path, data_dir):
+    import keras
+
+    import layers  # noqa: F401  (registers the custom layers for loading)
+
+    out = tmp_path / "run"
+    command = [sys.executable, str(REPO / "train.py"), "--distribute", "data-parallel", "--epochs", "1",
+               "--limit-train", "400", "--limit-test", "200", "--batch-size", "100", "--data-dir", str(data_dir),
+               "--output-dir", str(out)]
+    result = subprocess.run(command, env=_env(QSNN_TF_CPU_DEVICES="2"), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "MirroredStrategy over 2 devices, synchronized BN" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["devices"] == 2 and metrics["backend"] == "tensorflow"
+    model = keras.models.load_model(out / "model.keras")
+    assert not any(layer.get_config().get("synchronized") for layer in model.layers)  # loads on JAX too
