@@ -35,13 +35,6 @@ def select_backend(requested=None):
     return chosen
 
 
-def active_backend():
-    """The backend keras runs on (importing keras if needed)."""
-    import keras
-
-    return keras.backend.backend()
-
-
 def tensorflow_available():
     """Whether `import tensorflow` can work here, without importing it."""
     try:
