@@ -91,14 +91,23 @@ def import_tensorflow_quietly():
         import tensorflow  # noqa: F401  (again, loudly, so the real import error is shown)
 
 
+def import_backend_quietly():
+    """Keras on the backend $KERAS_BACKEND names: TensorFlow quietly (as above), JAX as it is (JAX
+    must not pull in TensorFlow, and it prints nothing on import)."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tensorflow_quietly()
+    else:
+        import keras  # noqa: F401
+
+
 def run_cli(prog, parse, work, interrupted_hint=""):
-    """parse() the command line, then load TensorFlow (quietly; a parser may have loaded it
-    already) and work(options); user errors end in one line on stderr and exit code 2."""
+    """parse() the command line, then load Keras on its backend (TensorFlow quietly; a parser may
+    have loaded it already) and work(options); user errors end in one line on stderr and exit code 2."""
     from snn_data import DataError
 
     try:
         options = parse()
-        import_tensorflow_quietly()
+        import_backend_quietly()
         work(options)
     except (UserError, DataError) as err:
         sys.stderr.write(f"{prog}: error: {err}\n")

@@ -10,6 +10,7 @@
 
 Run `python evaluate_snn.py --help` for every option.
 """
+import os
 import sys
 
 from cli_utils import run_cli
@@ -17,6 +18,9 @@ from cli_utils import run_cli
 
 def main(argv=None):
     from evaluation.config import parse_args
+
+    if "keras" not in sys.modules:  # conversion and SNN evaluation run on TensorFlow, whatever
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # backend trained the model
 
     def work(parsed):
         from evaluation.run import run

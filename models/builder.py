@@ -23,11 +23,12 @@ def dataset_info(dataset):
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}") from None
 
 
-def build_preset(name, dataset=None, k=1, B=2, use_ternary=True, train_noise=0.0):
+def build_preset(name, dataset=None, k=1, B=2, use_ternary=True, train_noise=0.0, synchronized_bn=False):
     """Build a named preset (see models.presets) for `dataset` (default: the preset's own).
 
     train_noise > 0 inserts a TrainingSpikeDeletion after the encoding layer (noise-aware training;
-    identity at inference)."""
+    identity at inference). synchronized_bn: BN statistics over all replicas of a TensorFlow
+    distribution strategy (a TensorFlow-only argument of BatchNormalization)."""
     preset = get_preset(name)
     if preset.quantization in RATE_QUANTIZATIONS:
         from models.rate_builder import build_rate_model
@@ -44,11 +45,12 @@ def build_preset(name, dataset=None, k=1, B=2, use_ternary=True, train_noise=0.0
         use_ternary=use_ternary,
         name=name,
         train_noise=train_noise,
+        synchronized_bn=synchronized_bn,
     )
 
 
 def build_model(arch, dataset="mnist", k=1, B=2, quantization="median", padding="valid",
-                use_ternary=True, name=None, train_noise=0.0):
+                use_ternary=True, name=None, train_noise=0.0, synchronized_bn=False):
     """Build a model from notation (see models.notation) for `dataset`."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; valid: {QUANTIZATIONS}")
@@ -60,7 +62,7 @@ def build_model(arch, dataset="mnist", k=1, B=2, quantization="median", padding=
     inputs = keras.Input(shape=input_shape, name="images")
     x = _preprocess(inputs, dataset)
     for i, spec in enumerate(specs):
-        x = _hidden_block(x, i, spec, k, B, quantization, use_ternary)
+        x = _hidden_block(x, i, spec, k, B, quantization, use_ternary, synchronized_bn)
         if i == 0 and train_noise > 0:
             if quantization != "median":
                 raise ValueError("noise-aware training applies to median-quantized (scatter-and-gather) models")
@@ -79,7 +81,7 @@ def _preprocess(x, dataset):
     return PerImageStandardization(name="standardize")(x)
 
 
-def _hidden_block(x, i, spec, k, B, quantization, use_ternary):
+def _hidden_block(x, i, spec, k, B, quantization, use_ternary, synchronized_bn=False):
     if spec.kind == "dense" and len(x.shape) > 2:
         x = keras.layers.Flatten(name=f"flatten{i}")(x)
     x = _synapse(spec, i, quantized_kernel=(i > 0 and quantization != "float" and use_ternary))(x)
@@ -88,6 +90,7 @@ def _hidden_block(x, i, spec, k, B, quantization, use_ternary):
         epsilon=1e-5,
         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.002),
         name=f"bn{i}",
+        **({"synchronized": True} if synchronized_bn else {}),  # JAX refuses the argument
     )(x)
     return _activation(i, k, B, quantization)(x)
 

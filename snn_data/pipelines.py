@@ -6,19 +6,15 @@ Training epochs are deterministic functions of (seed, epoch): the shuffle order 
 augmentation are drawn from stateless generators, so a resumed run sees the data an uninterrupted
 run would have seen.
 """
-import numpy as np
 import tensorflow as tf
 
+from snn_data.augment import MNIST_SHIFT, epoch_order, shift_offsets
 from snn_data.sources import CIFAR_CROP
-
-MNIST_SHIFT = 2
 
 
 def train_dataset(images, labels, batch_size, dataset, seed, epoch, augment=True):
     """One epoch of shuffled, augmented training batches."""
-    rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(len(images))
-    seeds = rng.integers(0, 2**31 - 1, size=(len(images), 2), dtype=np.int64)
+    order, seeds = epoch_order(len(images), seed, epoch)
     ds = tf.data.Dataset.from_tensor_slices((images[order], labels[order], seeds))
     if dataset == "mnist":
         ds = ds.batch(batch_size).map(_mnist_train_batch(augment), num_parallel_calls=tf.data.AUTOTUNE)
@@ -50,7 +46,7 @@ def random_shift(images, seeds, max_shift):
     """Translate each image by up to +-max_shift pixels in each direction, zero fill (vectorized)."""
     height, width = images.shape[1], images.shape[2]
     padded = tf.pad(images, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]])
-    offsets = tf.stack([seeds % (2 * max_shift + 1), (seeds // 7) % (2 * max_shift + 1)], axis=1)
+    offsets = tf.stack(shift_offsets(seeds, max_shift), axis=1)
     rows = offsets[:, :1] + tf.range(height, dtype=offsets.dtype)[None, :]
     cols = offsets[:, 1:] + tf.range(width, dtype=offsets.dtype)[None, :]
     shifted = tf.gather(padded, rows, axis=1, batch_dims=1)

@@ -6,6 +6,7 @@ seeds' spellings are accepted too (`--learning_rate`, `--use_ternary True`, `--r
 """
 import argparse
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -39,7 +40,14 @@ DEFAULTS = {
     "limit_train": None,
     "limit_test": None,
     "md5_check": True,
+    "backend": None,  # $KERAS_BACKEND, else tensorflow
+    "distribute": "none",
+    "coordinator": None,  # HOST:PORT of process 0, for training on several processes
+    "num_processes": 1,
+    "process_id": 0,
 }
+BACKENDS = ("tensorflow", "jax")
+DISTRIBUTE = ("none", "data-parallel")
 # YAML keys that describe an experiment but are not options (e.g. the paper's figure).
 METADATA_KEYS = {"paper", "description"}
 BOOL_OPTIONS = ("resume", "overwrite", "use_ternary", "augment", "md5_check")
@@ -131,6 +139,18 @@ def build_parser():
     p.add_argument("--limit-test", dest="limit_test", type=int, help="use the first N test images")
     p.add_argument("--no-md5-check", dest="md5_check", action="store_false",
                    help="accept dataset files whose md5 differs from the official one")
+    p.add_argument("--backend", choices=BACKENDS,
+                   help="Keras backend of training (default $KERAS_BACKEND, else tensorflow); jax needs "
+                   "no TensorFlow, and a TensorFlow process exports the SavedModel")
+    p.add_argument("--distribute", choices=DISTRIBUTE,
+                   help="data-parallel: split each global batch over every local device (jax: "
+                   "keras.distribution.DataParallel; tensorflow: MirroredStrategy, synchronized BN)")
+    p.add_argument("--coordinator", help="HOST:PORT of process 0: train on --num-processes processes "
+                   "(jax, data-parallel), each reading its share of every global batch")
+    p.add_argument("--num-processes", "--num_processes", dest="num_processes", type=int,
+                   help="processes of a multi-process run (default 1)")
+    p.add_argument("--process-id", "--process_id", dest="process_id", type=int,
+                   help="this process's index, 0..num-processes-1 (0 writes the run folder)")
     return p
 
 
@@ -209,7 +229,8 @@ def _shipped_config(path):
 
 
 def validate(options):
-    for name in ("model", "dataset", "data_dir", "output_dir", "checkpoint", "export", "save_keras"):
+    for name in ("model", "dataset", "data_dir", "output_dir", "checkpoint", "export", "save_keras",
+                 "backend", "coordinator"):
         value = options[name]
         if value is not None and not isinstance(value, str):
             raise UserError(f"{name} must be a string, got {value!r}")
@@ -229,6 +250,32 @@ def validate(options):
         raise UserError(f"2^k * B = {int(levels)} spike levels; at most {MAX_LEVELS} (each ANN neuron "
                         f"becomes that many spiking sub-neurons): lower k or B")
     _check_mode_flags(options)
+    _check_distribution(options)
+
+
+def _check_distribution(options):
+    """--backend, --distribute and the multi-process flags fit together (a YAML file may hold any
+    value, so the choices are checked here as well as by argparse)."""
+    o = options
+    if o["backend"] is not None and o["backend"] not in BACKENDS:
+        raise UserError(f"unknown backend {o['backend']!r}; valid: {', '.join(BACKENDS)}")
+    if o["distribute"] not in DISTRIBUTE:
+        raise UserError(f"unknown distribution {o['distribute']!r}; valid: {', '.join(DISTRIBUTE)}")
+    n, i = o["num_processes"], o["process_id"]
+    if not (_is_int(n) and n >= 1):
+        raise UserError(f"num processes must be an integer >= 1, got {n!r}")
+    if not (_is_int(i) and 0 <= i < n):
+        raise UserError(f"process id must be an integer in [0, {n - 1}], got {i!r}")
+    if n > 1 or o["coordinator"] is not None:
+        if o["coordinator"] is None or not re.fullmatch(r"[^\s:]+:\d{1,5}", o["coordinator"]):
+            raise UserError(f"--coordinator must be HOST:PORT (the address of process 0) with "
+                            f"--num-processes {n}, got {o['coordinator']!r}")
+        if (o["backend"] or os.environ.get("KERAS_BACKEND", "tensorflow")) != "jax":
+            raise UserError("training on several processes needs --backend jax (Keras 3 does not "
+                            "support TensorFlow's MultiWorkerMirroredStrategy)")
+        if o["mode"] != "training":
+            raise UserError("--coordinator/--num-processes are for --mode training")
+        o["distribute"] = "data-parallel"  # the only way several processes share a model
 
 
 def _numeric_checks(options):

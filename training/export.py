@@ -5,8 +5,12 @@ CIFAR (N, 32, 32, 3)); it returns float32 logits (N, classes). The preprocessing
 model, so nothing has to be done to the images first. Reload with
 `tf.saved_model.load(path).serve(images)`; no project code is needed.
 """
-import keras
-import tensorflow as tf
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # run as a script: a SavedModel needs TensorFlow
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 
 def export_saved_model(model, path):
@@ -20,3 +24,19 @@ def export_saved_model(model, path):
     archive.add_endpoint(name="serve", fn=serve, input_signature=[spec])
     archive.write_out(str(path), verbose=False)
     return path
+
+
+def main(argv=None):
+    """python -m training.export MODEL.keras DEST: the SavedModel of a .keras file, written by a
+    TensorFlow process (train.py on JAX runs this when TensorFlow is installed)."""
+    import sys
+
+    import layers  # noqa: F401  (registers the custom layers for loading)
+
+    source, dest = (sys.argv[1:] if argv is None else argv)
+    export_saved_model(keras.models.load_model(source), dest)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

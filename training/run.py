@@ -6,13 +6,20 @@ A run directory holds:
   model.keras, model.export/, metrics.json       the final model, its SavedModel and its metrics
 Checkpoints are replaced atomically, so a run killed at any moment loses at most the epoch in
 progress, and `--resume` continues it.
+
+The same loop runs on TensorFlow and on JAX (training/backend.py), on one device or data-parallel,
+in one process or several (training/distribute.py); with several processes, process 0 writes the
+run folder and the others take part in every save without keeping the file.
 """
 import csv
+import hashlib
 import json
 import logging
 import math
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,16 +29,16 @@ import numpy as np
 import layers  # noqa: F401  (registers the custom layers for loading)
 from layers.noise_training import TrainingSpikeDeletion
 from models import DATASETS, build_preset, get_preset, hidden_macs
+from models.initial_weights import draw_initial_weights
 from models.tensorlayer_npz import NpzError, import_npz
 from snn_data import load_arrays
-from snn_data.pipelines import eval_dataset, train_dataset
 from cli_utils import UserError, write_json_atomic
-from training import runfolder
+from training import distribute, inputs, runfolder
+from training.backend import tensorflow_available
 from training.config import default_output_dir, run_name
-from training.export import export_saved_model
+from training.inputs import EVAL_BATCH  # noqa: F401  (evaluation/run.py's batch size)
 
 log = logging.getLogger("train")
-EVAL_BATCH = 1000
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 
@@ -40,31 +47,44 @@ def run(options):
     options = {**options, "dataset": dataset}
     if options["mode"] == "inference":
         return run_inference(options)
-    return run_training(options)
+    placement = distribute.setup(options)
+    try:
+        return run_training(options, placement)
+    except Exception as err:
+        if placement.process_count > 1 and distribute.is_peer_failure(err):
+            distribute.abandon_job(
+                f"train.py: error: process {placement.process_index}: another process of the job stopped "
+                f"({distribute._first_line(err)[:160]}); relaunch every process with the same command and "
+                f"--resume True to continue after the last completed epoch")
+        raise
 
 
 # ----------------------------------------------------------------------------------- training
 
 
-def run_training(options):
+def run_training(options, placement=None):
+    placement = placement or distribute.Placement(keras.backend.backend())
+    feed = inputs.for_placement(placement)
     plan = runfolder.plan_training(options)
     if plan.action == "finished":
         return _report_finished(plan)
     # Everything that can fail on the user's input happens before the folder is touched.
     train_x, train_y = _limit(*_load(options, "train"), options["limit_train"])
     test_x, test_y = _limit(*_load(options, "test"), options["limit_test"])
-    steps_per_epoch = math.ceil(len(train_x) / options["batch_size"])
-    model, start_epoch = _resume_or_build(options, plan, steps_per_epoch)
+    steps_per_epoch = feed.steps_per_epoch(len(train_x), options["batch_size"])
+    if steps_per_epoch == 0:
+        raise UserError(f"{len(train_x)} training images make no batch that splits over {placement.devices} devices")
+    model, start_epoch = _resume_or_build(options, plan, steps_per_epoch, placement)
 
     out = plan.out
-    created = runfolder.make_folder(out)
-    if plan.action == "fresh":  # leftovers of a run that never completed an epoch, or --overwrite
+    created = runfolder.make_folder(out) if placement.chief else []
+    if plan.action == "fresh" and placement.chief:  # leftovers of a run that never completed an epoch
         runfolder.clear_run_files(out)
     try:
-        return _train(model, options, out, start_epoch, (train_x, train_y), (test_x, test_y))
+        return _train(model, options, out, start_epoch, (train_x, train_y), (test_x, test_y), placement, feed)
     except BaseException as err:
         state = runfolder.read_state(out)
-        if state is None:  # nothing to resume: leave no half-written run behind
+        if state is None and placement.chief:  # nothing to resume: leave no half-written run behind
             _close_logging()
             runfolder.remove_failed_run(out, created)
         if isinstance(err, TrainingDiverged):
@@ -75,32 +95,35 @@ def run_training(options):
         raise
 
 
-def _train(model, options, out, start_epoch, train, test):
+def _train(model, options, out, start_epoch, train, test, placement, feed):
     (train_x, train_y), (test_x, test_y) = train, test
-    _setup_logging(out / "train.log")
+    _setup_logging(out / "train.log" if placement.chief else None)
     if start_epoch:
         log.info("resuming %s after epoch %d", out, start_epoch)
-        _truncate_history(out / "history.csv", start_epoch)
+        if placement.chief:
+            _truncate_history(out / "history.csv", start_epoch)
     model.summary(print_fn=lambda line, *args, **kwargs: log.info("%s", line))
     log.info(
         "%s on %s, k=%s B=%s, %d train / %d test images, epochs %d..%d, run directory %s",
         options["model"], options["dataset"], options["k"], options["B"], len(train_x), len(test_x),
         start_epoch + 1, options["epochs"], out,
     )
-    steps = math.ceil(len(train_x) / options["batch_size"])
+    log.info("backend %s; %s", placement.backend, "; ".join(placement.notes) or "one device")
+    steps = feed.steps_per_epoch(len(train_x), options["batch_size"])
     warmup = _warmup_steps(options["epochs"], steps)
     log.info("learning rate: %d warm-up steps to %g, then cosine decay to 0 over %d steps", warmup,
              options["learning_rate"], options["epochs"] * steps - warmup)
-    test_ds = eval_dataset(test_x, test_y, EVAL_BATCH)
     verbose = 1 if sys.stdout.isatty() else 2
-    callbacks = [StopOnNonFiniteLoss(), keras.callbacks.TensorBoard(str(out / "tensorboard"))]
+    callbacks = [StopOnNonFiniteLoss(), *_tensorboard(out, placement)]
     started = time.time()
     for epoch in range(start_epoch, options["epochs"]):
         epoch_start = time.time()
-        ds = train_dataset(train_x, train_y, options["batch_size"], options["dataset"], options["seed"],
-                           epoch, augment=options["augment"])
-        history = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=callbacks)
-        test_loss, test_acc = model.evaluate(test_ds, verbose=0)
+        ds = feed.train(train_x, train_y, options, epoch)
+        # shuffle=False: the epoch's order is the pipeline's (Keras would reshuffle a PyDataset's
+        # batches, differently in every process)
+        history = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=callbacks,
+                            shuffle=False)
+        test_loss, test_acc = feed.evaluate(model, test_x, test_y)
         row = {
             "epoch": epoch + 1,
             "loss": history.history["loss"][-1],
@@ -110,11 +133,19 @@ def _train(model, options, out, start_epoch, train, test):
             "seconds": time.time() - epoch_start,
         }
         _check_finite(row, epoch + 1)
-        _append_history(out / "history.csv", row)
-        _save_checkpoint(model, out / "checkpoint", epoch + 1, options)
+        if placement.chief:
+            _append_history(out / "history.csv", row)
+        _save_checkpoint(model, out / "checkpoint", epoch + 1, options, placement)
         log.info("epoch %d/%d: loss %.4f, test accuracy %.4f (%.1f s)", epoch + 1, options["epochs"],
                  row["loss"], test_acc, row["seconds"])
-    return _finish(model, options, out, test_x, test_y, len(train_x), time.time() - started)
+    return _finish(model, options, out, (test_x, test_y), len(train_x), time.time() - started, placement, feed)
+
+
+def _tensorboard(out, placement):
+    """Keras' TensorBoard callback writes through tf.summary: TensorFlow only, and the chief only."""
+    if placement.backend != "tensorflow" or not placement.chief:
+        return []
+    return [keras.callbacks.TensorBoard(str(out / "tensorboard"))]
 
 
 class TrainingDiverged(UserError):
@@ -143,18 +174,26 @@ def _report_finished(plan):
     return plan.metrics
 
 
-def _resume_or_build(options, plan, steps_per_epoch):
-    if plan.action == "resume":
-        model = load_model_file(plan.out / "checkpoint" / "last.keras", what="checkpoint")
-        return model, plan.state["completed_epochs"]
+def _resume_or_build(options, plan, steps_per_epoch, placement):
+    if placement.strategy is not None and options["train_noise"]:
+        raise UserError("--train-noise with --distribute data-parallel needs --backend jax (under "
+                        "MirroredStrategy every replica would draw the same deletion masks)")
+    # Seeded before a load too: the model is built (randomly initialized) before the checkpoint's
+    # values are assigned, and the processes of a job must create identical values.
     keras.utils.set_random_seed(options["seed"])
-    model = build_preset(options["model"], options["dataset"], k=options["k"], B=options["B"],
-                         use_ternary=options["use_ternary"], train_noise=options["train_noise"])
-    model.compile(
-        optimizer=keras.optimizers.Adam(_schedule(options, steps_per_epoch)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    with placement.scope():
+        if plan.action == "resume":
+            model = load_model_file(plan.out / "checkpoint" / "last.keras", what="checkpoint")
+            return model, plan.state["completed_epochs"]
+        model = build_preset(options["model"], options["dataset"], k=options["k"], B=options["B"],
+                             use_ternary=options["use_ternary"], train_noise=options["train_noise"],
+                             synchronized_bn=placement.strategy is not None)
+        draw_initial_weights(model, options["seed"])  # one seed, one network, on either backend
+        model.compile(
+            optimizer=keras.optimizers.Adam(_schedule(options, steps_per_epoch)),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
     return model, 0
 
 
@@ -172,21 +211,48 @@ def _warmup_steps(epochs, steps_per_epoch):
     return min(steps_per_epoch, epochs * steps_per_epoch // 10)
 
 
-def _save_checkpoint(model, folder, completed_epochs, options):
-    folder.mkdir(exist_ok=True)
-    save_atomic(model, folder / "last.keras")
-    write_json_atomic(folder / "state.json", {"completed_epochs": completed_epochs, "options": options})
+def _save_checkpoint(model, folder, completed_epochs, options, placement):
+    if placement.chief:
+        folder.mkdir(exist_ok=True)
+    save_everywhere(model, folder / "last.keras", placement)
+    if placement.chief:  # state.json last: it names a checkpoint that is complete
+        write_json_atomic(folder / "state.json", {"completed_epochs": completed_epochs, "options": options})
 
 
-def _finish(trained, options, out, test_x, test_y, num_train, seconds):
-    model = inference_model(trained)
-    correct = count_correct(model, test_x, test_y)
-    save_atomic(model, out / "model.keras")
-    export_saved_model(model, out / "model.export")
-    metrics = {
-        "test_accuracy": correct / len(test_y),
+def save_everywhere(model, path, placement):
+    """Every process saves (a chief-only save of a distributed model waits forever for the others);
+    the chief's file replaces `path` atomically, the others' go to a scratch folder."""
+    if placement.chief:
+        save_atomic(model, path)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        model.save(Path(scratch) / "scratch.keras")
+
+
+def _finish(trained, options, out, test, num_train, seconds, placement, feed):
+    test_x, test_y = test
+    model = inference_model(trained)  # outside a TF strategy's scope: a plain model to export
+    correct = int(np.sum(np.argmax(feed.logits(model, test_x), axis=1) == test_y))
+    save_everywhere(model, out / "model.keras", placement)
+    log.info("process %d of %d: weights digest %s", placement.process_index, placement.process_count,
+             weights_digest(model))
+    metrics = _metrics(model, options, correct, len(test_y), num_train, seconds, placement)
+    distribute.leave_job(placement)  # the last collective is done; the chief's export may take a while
+    if not placement.chief:
+        return None
+    export_note = export_run_model(out / "model.keras", out / "model.export", placement.backend, model)
+    write_json_atomic(out / "metrics.json", metrics)
+    log.info("test accuracy %.4f (%d/%d); wrote %s", metrics["test_accuracy"], correct, len(test_y), out)
+    if export_note:
+        log.info("%s", export_note)
+    return metrics
+
+
+def _metrics(model, options, correct, num_test, num_train, seconds, placement):
+    return {
+        "test_accuracy": correct / num_test,
         "test_correct": correct,
-        "num_test": len(test_y),
+        "num_test": num_test,
         "num_train": num_train,
         "epochs": options["epochs"],
         "k": options["k"],
@@ -202,11 +268,32 @@ def _finish(trained, options, out, test_x, test_y, num_train, seconds):
         "hidden_macs": hidden_macs(model),
         "params": model.count_params(),
         "train_seconds_this_session": round(seconds, 1),
-        "versions": {"keras": keras.__version__, "tensorflow": _tf_version()},
+        "backend": placement.backend,
+        "devices": placement.devices,
+        "processes": placement.process_count,
+        "versions": {"keras": keras.__version__, **_backend_versions(placement.backend)},
     }
-    write_json_atomic(out / "metrics.json", metrics)
-    log.info("test accuracy %.4f (%d/%d); wrote %s", metrics["test_accuracy"], correct, len(test_y), out)
-    return metrics
+
+
+def export_run_model(keras_path, export_path, backend, model):
+    """Write the SavedModel: in this process on TensorFlow; on JAX in a TensorFlow subprocess when
+    TensorFlow is installed. Returns a note for the log when it was not written."""
+    if backend == "tensorflow":
+        from training.export import export_saved_model
+
+        export_saved_model(model, export_path)
+        return None
+    if not tensorflow_available():
+        return (f"SavedModel not written: TensorFlow is not installed here; write it later with python "
+                f"train.py --mode inference --checkpoint {keras_path} --export {export_path}")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "training.export", str(keras_path), str(export_path)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    if result.returncode != 0:
+        tail = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"SavedModel not written: the TensorFlow export process failed ({tail})"
+    return None
 
 
 def inference_model(model):
@@ -220,10 +307,21 @@ def inference_model(model):
     for layer in model.layers:
         if isinstance(layer, (keras.layers.InputLayer, TrainingSpikeDeletion)):
             continue
-        copy = layer.__class__.from_config(layer.get_config())
+        config = layer.get_config()
+        if config.get("synchronized"):  # a MirroredStrategy detail; the saved model loads anywhere
+            config["synchronized"] = False
+        copy = layer.__class__.from_config(config)
         x = copy(x)
         copy.set_weights(layer.get_weights())
     return keras.Model(inputs, x, name=model.name)
+
+
+def weights_digest(model):
+    """md5 of every weight's bytes: equal digests mean bit-identical models (processes of a job)."""
+    digest = hashlib.md5()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
 
 
 def save_atomic(model, path):
@@ -247,8 +345,8 @@ def run_inference(options):
     accuracy = correct / len(test_y)
     print(f"{path}: test_accuracy {accuracy:.4f} ({correct}/{len(test_y)}) on {dataset}")
     if options["export"]:
-        export_saved_model(model, Path(options["export"]))
-        print(f"wrote SavedModel {options['export']}")
+        note = _export_inference(model, path, Path(options["export"]))
+        print(note or f"wrote SavedModel {options['export']}")
     return {"test_accuracy": accuracy, "test_correct": correct, "num_test": len(test_y), "checkpoint": str(path)}
 
 
@@ -327,8 +425,24 @@ def infer_dataset(model):
 # ------------------------------------------------------------------------------------ helpers
 
 
+def _export_inference(model, path, export_path):
+    """--export: on JAX through a TensorFlow process, which needs the model as a .keras file."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow" or path.suffix == ".keras":
+        note = export_run_model(path, export_path, backend, model)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / "model.keras"
+            save_atomic(inference_model(model), copy)
+            note = export_run_model(copy, export_path, backend, model)
+    if note:
+        raise UserError(note)
+    return None
+
+
 def count_correct(model, images, labels):
-    logits = model.predict(eval_dataset(images, labels, EVAL_BATCH), verbose=0)
+    feed = inputs.for_placement(distribute.Placement(keras.backend.backend()))
+    logits = feed.logits(model, images)
     return int(np.sum(np.argmax(logits, axis=1) == labels))
 
 
@@ -363,11 +477,13 @@ def _append_history(path, row):
 
 
 def _setup_logging(path):
+    """The log on stdout, and in `path` (None: a non-chief process, which writes no files)."""
     _close_logging()
     log.setLevel(logging.INFO)
     log.propagate = False
     formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    for handler in (logging.StreamHandler(sys.stdout), logging.FileHandler(path)):
+    handlers = [logging.StreamHandler(sys.stdout)] + ([logging.FileHandler(path)] if path else [])
+    for handler in handlers:
         handler.setFormatter(formatter)
         log.addHandler(handler)
 
@@ -378,7 +494,11 @@ def _close_logging():
         log.removeHandler(handler)
 
 
-def _tf_version():
+def _backend_versions(backend):
+    if backend == "jax":
+        import jax
+
+        return {"jax": jax.__version__}
     import tensorflow as tf
 
-    return tf.__version__
+    return {"tensorflow": tf.__version__}

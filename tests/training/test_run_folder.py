@@ -136,13 +136,15 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, data_dir, capsys, whe
 
 def _nan_images_from_epoch(first_bad_epoch, monkeypatch):
     """Make the training images NaN from `first_bad_epoch` (0-based) on: the loss becomes NaN."""
-    real = training_run.train_dataset
+    from snn_data import pipelines
+
+    real = pipelines.train_dataset
 
     def poisoned(images, labels, batch_size, dataset, seed, epoch, **kwargs):
         ds = real(images, labels, batch_size, dataset, seed, epoch, **kwargs)
         return ds.map(lambda x, y: (x * float("nan"), y)) if epoch >= first_bad_epoch else ds
 
-    monkeypatch.setattr(training_run, "train_dataset", poisoned)
+    monkeypatch.setattr(pipelines, "train_dataset", poisoned)  # what the TensorFlow inputs call
 
 
 def test_a_nan_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path, data_dir, capsys,

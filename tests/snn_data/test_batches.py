@@ -1,0 +1,93 @@
+"""The TensorFlow-free input pipeline: same order and MNIST shifts as tf.data, CIFAR augmentation,
+shares of a global batch, padded evaluation batches."""
+import numpy as np
+import pytest
+
+from snn_data import load_arrays
+from snn_data.augment import cifar_augment, cifar_parameters, epoch_order
+from snn_data.batches import EvalBatches, TrainBatches, global_batch_sizes
+
+
+def _mnist(data_dir, count=300):
+    x, y = load_arrays("mnist", "test", data_dir)
+    return x[:count], y[:count]
+
+
+def test_mnist_batches_equal_the_tf_data_pipeline(data_dir):
+    from snn_data.pipelines import train_dataset
+
+    x, y = _mnist(data_dir)
+    ours = TrainBatches(x, y, 128, "mnist", seed=5, epoch=3)
+    theirs = [(a.numpy(), b.numpy()) for a, b in train_dataset(x, y, 128, "mnist", seed=5, epoch=3)]
+    assert len(ours) == len(theirs) == 3  # 128 + 128 + 44
+    for i, (images, labels) in enumerate(theirs):
+        np.testing.assert_array_equal(ours[i][0], images)
+        np.testing.assert_array_equal(ours[i][1], labels)
+        assert ours[i][0].dtype == np.float32
+    assert not np.array_equal(ours[0][0], np.asarray(x[:128], np.float32))  # shuffled and shifted
+
+
+def test_epochs_are_deterministic_per_seed_and_epoch(data_dir):
+    x, y = _mnist(data_dir)
+    a = TrainBatches(x, y, 64, "mnist", seed=1, epoch=2)[0][0]
+    b = TrainBatches(x, y, 64, "mnist", seed=1, epoch=2)[0][0]
+    c = TrainBatches(x, y, 64, "mnist", seed=1, epoch=3)[0][0]
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_process_shares_put_together_are_the_one_process_batch(data_dir):
+    x, y = _mnist(data_dir, 250)
+    whole = TrainBatches(x, y, 100, "mnist", seed=0, epoch=0, multiple=4)
+    shares = [TrainBatches(x, y, 100, "mnist", seed=0, epoch=0, multiple=4, shard=(i, 2)) for i in range(2)]
+    assert len(whole) == 3 and len(whole[2][1]) == 48  # the 50 left over, cut to a multiple of 4
+    for step in range(len(whole)):
+        np.testing.assert_array_equal(np.concatenate([s[step][0] for s in shares]), whole[step][0])
+        np.testing.assert_array_equal(np.concatenate([s[step][1] for s in shares]), whole[step][1])
+
+
+def test_global_batch_sizes():
+    assert global_batch_sizes(250, 100) == [100, 100, 50]
+    assert global_batch_sizes(250, 100, multiple=8) == [100, 100, 48]
+    assert global_batch_sizes(203, 100, multiple=4) == [100, 100]
+    with pytest.raises(ValueError, match="does not split"):
+        TrainBatches(np.zeros((10, 28, 28, 1), np.uint8), np.zeros(10, np.int64), 10, "mnist", 0, 0, multiple=4)
+
+
+def test_cifar_augmentation_crops_flips_and_shifts_values(cifar10_files):
+    x, y = load_arrays("cifar10", "train", cifar10_files[0], verify_md5=False)
+    images, labels = TrainBatches(x, y, 8, "cifar10", seed=3, epoch=0)[0]
+    assert images.shape == (8, 24, 24, 3) and images.dtype == np.float32 and labels.dtype == np.int64
+    assert not np.allclose(images, np.round(images))  # brightness/contrast leave the byte grid
+    plain, _ = TrainBatches(x, y, 8, "cifar10", seed=3, epoch=0, augment=False)[0]
+    order, _ = epoch_order(len(x), 3, 0)
+    np.testing.assert_array_equal(plain, x[order[:8], 4:28, 4:28].astype(np.float32))  # central crops
+
+
+def test_cifar_augmentation_follows_tf_image_formulas():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
+    params = {"corner": np.array([[0, 8], [3, 1]]), "flip": np.array([False, True]),
+              "brightness": np.array([10.0, -5.0], np.float32), "contrast": np.array([1.0, 0.5], np.float32)}
+    out = cifar_augment(images, params)
+    np.testing.assert_allclose(out[0], images[0, 0:24, 8:32].astype(np.float32) + 10.0)
+    crop = images[1, 3:27, 1:25, :][:, ::-1].astype(np.float32) - 5.0
+    mean = crop.mean(axis=(0, 1), keepdims=True)
+    np.testing.assert_allclose(out[1], (crop - mean) * 0.5 + mean, rtol=1e-5, atol=1e-4)
+
+
+def test_cifar_parameters_cover_their_ranges():
+    p = cifar_parameters(4000, seed=0, epoch=0)
+    assert p["corner"].min() == 0 and p["corner"].max() == 8
+    assert 0.45 < p["flip"].mean() < 0.55
+    assert -63 <= p["brightness"].min() < -60 and 60 < p["brightness"].max() <= 63
+    assert 0.2 <= p["contrast"].min() < 0.25 and 1.75 < p["contrast"].max() <= 1.8
+
+
+def test_eval_batches_pad_to_the_device_count():
+    images = np.arange(7 * 4, dtype=np.uint8).reshape(7, 2, 2, 1)
+    batches = EvalBatches(images, 4, multiple=4)
+    assert batches.real == 7 and len(batches) == 2
+    last = batches[1][0]
+    assert last.shape == (4, 2, 2, 1)
+    np.testing.assert_array_equal(last[-1], images[-1])  # the padding repeats the last image

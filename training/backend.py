@@ -1,0 +1,43 @@
+"""Which Keras backend a train.py process runs on; plain Python, imports no Keras.
+
+Keras reads its backend once, when it is first imported (from $KERAS_BACKEND, else
+~/.keras/keras.json, else TensorFlow), so `--backend` has to be seen before anything imports
+keras: train.py parses its options (plain Python) and calls `select_backend` before any Keras
+import. On JAX nothing in the training path
+imports TensorFlow; conversion, SNN evaluation and SavedModel export stay on TensorFlow.
+"""
+import importlib.util
+import os
+import sys
+
+from cli_utils import UserError
+
+BACKENDS = ("tensorflow", "jax")
+ENV = "KERAS_BACKEND"
+
+
+def select_backend(requested=None):
+    """Set $KERAS_BACKEND to `requested` (--backend or the config file's `backend`), else keep the
+    variable, else TensorFlow, before keras is imported. Returns the backend name; a UserError if
+    it is unknown, or if keras is already loaded on another one (possible only when train.main is
+    called from a process that imported keras)."""
+    chosen = requested or os.environ.get(ENV) or "tensorflow"
+    if chosen not in BACKENDS:
+        raise UserError(f"unknown backend {chosen!r}; valid: {', '.join(BACKENDS)}")
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        loaded = keras.backend.backend()
+        if loaded != chosen:
+            raise UserError(f"keras is already loaded on {loaded} in this process, so it cannot train "
+                            f"on {chosen}; run train.py --backend {chosen} as its own process")
+        return chosen
+    os.environ[ENV] = chosen
+    return chosen
+
+
+def tensorflow_available():
+    """Whether `import tensorflow` can work here, without importing it."""
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):  # a blocked or half-installed package
+        return False

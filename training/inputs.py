@@ -1,0 +1,94 @@
+"""The input pipeline of a training process: tf.data on TensorFlow, numpy batches on JAX.
+
+Both feed the same images in the same order per (seed, epoch) (snn_data/augment.py). TensorFlow
+keeps its tf.data pipeline and `model.evaluate`, unchanged; on JAX nothing here imports
+TensorFlow, and test metrics come from the predicted logits, so that a padded last batch (several
+devices need equal shares) counts only its real images.
+"""
+import math
+
+import numpy as np
+
+EVAL_BATCH = 1000
+
+
+def for_placement(placement):
+    return TfInputs() if placement.backend == "tensorflow" else NumpyInputs(placement)
+
+
+class TfInputs:
+    def steps_per_epoch(self, count, batch_size):
+        return math.ceil(count / batch_size)
+
+    def train(self, images, labels, options, epoch):
+        from snn_data.pipelines import train_dataset
+
+        return train_dataset(images, labels, options["batch_size"], options["dataset"], options["seed"], epoch,
+                             augment=options["augment"])
+
+    def evaluate(self, model, images, labels):
+        from snn_data.pipelines import eval_dataset
+
+        loss, accuracy = model.evaluate(eval_dataset(images, labels, EVAL_BATCH), verbose=0)
+        return loss, accuracy
+
+    def logits(self, model, images):
+        from snn_data.pipelines import eval_dataset
+
+        return model.predict(eval_dataset(images, np.zeros(len(images), np.int64), EVAL_BATCH), verbose=0)
+
+
+class NumpyInputs:
+    def __init__(self, placement):
+        self.placement = placement
+
+    def steps_per_epoch(self, count, batch_size):
+        from snn_data.batches import global_batch_sizes
+
+        return len(global_batch_sizes(count, batch_size, self.placement.devices))
+
+    def train(self, images, labels, options, epoch):
+        from snn_data.batches import TrainBatches
+
+        workers = 1 if options["dataset"] == "mnist" else 4  # CIFAR's per-image work is worth threads
+        return TrainBatches(images, labels, options["batch_size"], options["dataset"], options["seed"], epoch,
+                            augment=options["augment"], multiple=self.placement.devices,
+                            shard=self.placement.shard, workers=workers)
+
+    def evaluate(self, model, images, labels):
+        logits = self.logits(model, images).astype(np.float64)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-log_probs[np.arange(len(labels)), labels].mean())
+        return loss, float(np.mean(np.argmax(logits, axis=1) == labels))
+
+    def logits(self, model, images):
+        from snn_data.batches import EvalBatches
+
+        devices = self.placement.devices
+        batch = max(devices, EVAL_BATCH // devices * devices)
+        batches = EvalBatches(images, batch, multiple=devices, shard=self.placement.shard)
+        if self.placement.process_count == 1:
+            return np.asarray(model.predict(batches, verbose=0))[: batches.real]
+        return np.concatenate([_replicated_logits(model, batches[i][0]) for i in range(len(batches))])[: batches.real]
+
+
+def _replicated_logits(model, local_images):
+    """Logits of a global batch, given this process's share of it, as a numpy array on every
+    process. (Keras' predict concatenates its outputs in numpy, which a batch spread over several
+    processes does not allow, so the step is jitted here with replicated outputs.)"""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    import keras
+
+    mesh = keras.distribution.distribution().device_mesh.backend_mesh
+    if not hasattr(model, "_replicated_predict"):
+        def step(trainable, non_trainable, x):
+            return model.stateless_call(trainable, non_trainable, x, training=False)[0]
+
+        model._replicated_predict = jax.jit(step, out_shardings=NamedSharding(mesh, PartitionSpec()))
+    images = jax.make_array_from_process_local_data(NamedSharding(mesh, PartitionSpec("batch")), local_images)
+    logits = model._replicated_predict([v.value for v in model.trainable_variables],
+                                       [v.value for v in model.non_trainable_variables], images)
+    return np.asarray(logits.addressable_data(0))
