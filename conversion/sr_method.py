@@ -139,6 +139,6 @@ SR = register_method(Method(
     table=table,
     verify=verify_run,
     noise_models=("encoding", "all-layers"),
-    mappings=(),
+    mappings=("temporal",),
     check_options=check_options,
 ))
