@@ -51,6 +51,7 @@ def run(method="sg", **options):
     options["model"] = options["model"] or method.default_model
     method.check_options(options)  # fills the method's defaults (noise model, time steps)
     _check_capabilities(method, options)
+    _check_mapping(method, options)  # before any work: both are known from the command line
     if options["export_nir"]:
         _check_nir_method(method.name)  # a method NIR cannot carry fails before any work
     ann_path = find_ann(options["checkpoint"], options["model"], options["k"], options["B"], method.default_k)
@@ -58,8 +59,6 @@ def run(method="sg", **options):
                    options["use_ternary"], options["save_keras"])
     check_model_name(ann, ann_path, options["model"], options["model_given"], options["checkpoint"])
     dataset = infer_dataset(ann)
-    if options["mapping"] and not options["hardware"]:
-        raise UserError("--mapping needs --hardware (the core to map onto)")
     if options["hardware"]:
         _check_hardware(method, options["hardware"], options["mapping"])  # before the evaluation: a bad core file fails at once
     facts = method.model_facts(ann, ann_path, options)
@@ -196,13 +195,21 @@ def _write_nir(graph, out):
             "fidelity": result.fidelity, "nir_version": graph.metadata["nir_version"]}
 
 
+def _check_mapping(method, options):
+    mapping = options["mapping"]
+    if mapping is None:
+        return
+    if not options["hardware"]:
+        raise UserError("--mapping needs --hardware (the core to map onto)")
+    if method.mappings and mapping not in method.mappings:
+        raise UserError(f"--mapping {mapping}: --method {method.name} SNNs map only {' or '.join(method.mappings)}")
+
+
 def _check_hardware(method, core, mapping=None):
     from hardware import HardwareError, resolve_spec
 
     if not method.mappings:
         raise UserError(f"--hardware: no hardware mapping accepts {method.name} SNNs")
-    if mapping is not None and mapping not in method.mappings:
-        raise UserError(f"--mapping {mapping}: --method {method.name} SNNs map only {' or '.join(method.mappings)}")
     try:
         resolve_spec(core)
     except HardwareError as err:
