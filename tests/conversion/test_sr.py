@@ -113,3 +113,12 @@ def test_sr_refuses_unbounded_models():
 
     with pytest.raises(ConversionError, match="store-and-release needs the bounded median"):
         convert(build_preset("lenet_allint", k=0), method="sr")
+
+
+def test_sr_snn_saves_and_loads(small_model, tmp_path):
+    model, images = small_model(1, 2, seed=7)
+    snn = convert(model, method="sr")
+    snn.save(tmp_path / "sr.keras")
+    loaded = keras.models.load_model(tmp_path / "sr.keras")
+    assert loaded.get_layer("act2").window_start == snn.get_layer("act2").window_start
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), snn.predict(images, verbose=0))
