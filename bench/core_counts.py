@@ -1,7 +1,8 @@
 """PAICORE core counts of the shipped MNIST LeNet and of the CIFAR VGG (k=1, B=2), ours next to
-PAIBox's `n_core_required` and the no-copy resource bound (hardware/bounds.py), in one process.
+PAIBox's `n_core_required` and the no-copy resource bound (hardware/bounds.py), in one process;
+then the temporal (store-and-release) mapping of the same models: layer cores + controller cores.
 
-    python bench/core_counts.py [--no-paibox]
+    python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both]
 
 The VGG has random weights and random BN statistics (seeded): core counts depend on the layer
 shapes and the L = 2^k B sub-neurons, not on the trained values, as long as the thresholds are
@@ -58,17 +59,39 @@ def count(name, ann, paibox):
     print(line)
 
 
+def count_temporal(name, ann):
+    from hardware.temporal_report import temporal_summary
+
+    snn, report = convert(ann, method="sr", return_report=True)
+    net, spec, plans, cores, chips, _ = map_network(snn, "paicore", estimate_only=True, mapping="temporal")
+    summary = temporal_summary(net, plans, cores, spec, chips)
+    per_layer = ", ".join(f"{p.name} {p.cores} ({p.width}-bit)" for p in plans)
+    scaled = ", ".join(f"{n} {r['scaled_channels']}/{r['channels']}" for n, r in report.items()
+                       if isinstance(r, dict) and r.get("role") == "hidden")
+    bounds, total = no_copy_bound(net, spec)
+    two_bit = sum(-(-b.neurons // spec.core.neurons_per_core(b.lcn, 2)) for b in bounds)
+    print(f"{name:12s} temporal {summary['total_cores']:6d} cores = {summary['layer_cores']} layer + "
+          f"{summary['controller_cores']} controller, on {summary['chips']} chip(s) ({per_layer}); latency "
+          f"{summary['latency_ticks']} ticks; no-copy neuron bound at these widths {total} "
+          f"(at 2-bit, i.e. without the weight scaling, {two_bit}); channels scaled: {scaled}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-paibox", action="store_true")
+    parser.add_argument("--mapping", choices=["spatial", "temporal", "both"], default="both")
     parser.add_argument("--lenet", action="append", metavar="PRESET",
                         help="shipped LeNet(s) to count: pretrained/<PRESET>_mnist_k1B2 (default lenet; "
                         "repeat the flag for more, e.g. --lenet lenet --lenet lenet_readme)")
     args = parser.parse_args()
-    for preset in args.lenet or ["lenet"]:
-        path = REPO / "pretrained" / f"{preset}_mnist_k1B2" / "model.keras"
-        count(f"{preset} k1B2", keras.models.load_model(path), not args.no_paibox)
-    count("vgg k1B2", random_vgg(), not args.no_paibox)
+    models = [(f"{preset} k1B2", keras.models.load_model(REPO / "pretrained" / f"{preset}_mnist_k1B2" / "model.keras"))
+              for preset in args.lenet or ["lenet"]]
+    models.append(("vgg k1B2", random_vgg()))
+    for name, ann in models:
+        if args.mapping in ("spatial", "both"):
+            count(name, ann, not args.no_paibox)
+        if args.mapping in ("temporal", "both"):
+            count_temporal(name, ann)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """ANN -> SNN conversion: threshold folding, one converter per source layer type, counting, noise.
 
 Methods are plugins (conversion.method): `METHODS` holds one registered `Method` per method
-(scatter-and-gather and all-integer are registered on import), over one conversion chain
+(scatter-and-gather, all-integer and store-and-release are registered on import), over one conversion chain
 (conversion.chain) and one spiking vocabulary (layers.base).
 
     snn = convert(model, method="sg")           # spiking keras.Model, same input as the ANN
@@ -32,6 +32,8 @@ from conversion.verify import LayerAgreement, Verification, verify
 import conversion.sg_method  # noqa: E402,F401  (registers "sg")
 import conversion.allint_method  # noqa: E402,F401  (registers "allint")
 import conversion.rate_method  # noqa: E402,F401  (registers "rate")
+import conversion.sr_method  # noqa: E402,F401  (registers "sr")
+from conversion.sr import convert_sr  # noqa: E402
 
 
 def convert(model, method="sg", **options):
@@ -53,6 +55,7 @@ __all__ = [
     "Method",
     "NOISE_MODELS",
     "convert_sg",
+    "convert_sr",
     "get_method",
     "register_method",
     "UNITS",

@@ -89,6 +89,9 @@ def build_parser():
                    "other simulators and chips; sg exports exactly, allint is refused before any work")
     p.add_argument("--hardware", help="map the SNN onto neuromorphic cores and simulate it there: "
                    "'paicore', a shipped core name (crossbar256) or a core YAML file")
+    p.add_argument("--mapping", choices=["spatial", "temporal"],
+                   help="with --hardware: spatial (scatter-and-gather sub-neurons, the default for --method sg) "
+                   "or temporal (one neuron per ANN neuron with store/release windows, --method sr)")
     p.add_argument("--hardware-images", dest="hardware_images", type=positive_int,
                    help="simulate only the first N test images on the cores (default: all)")
     p.add_argument("--hardware-estimate-only", dest="hardware_estimate_only", action="store_true",

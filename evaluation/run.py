@@ -38,7 +38,7 @@ DEFAULTS = {  # every option of a run and its default (evaluate_snn.py's flags, 
     "noise_ratio": 0.0, "noise_model": None, "seeds": 1, "seed": 0, "noise_sweep": None,
     "batch_size": 200, "data_dir": None, "output_dir": None, "calibrate": True, "verify": False,
     "export": True, "hardware": None, "hardware_images": None, "hardware_estimate_only": False,
-    "paibox": "count", "limit_test": None, "md5_check": True, "export_nir": False, "save_keras": None,
+    "paibox": "count", "mapping": None, "limit_test": None, "md5_check": True, "export_nir": False, "save_keras": None,
     "use_ternary": True,
 }
 
@@ -51,6 +51,7 @@ def run(method="sg", **options):
     options["model"] = options["model"] or method.default_model
     method.check_options(options)  # fills the method's defaults (noise model, time steps)
     _check_capabilities(method, options)
+    _check_mapping(method, options)  # before any work: both are known from the command line
     if options["export_nir"]:
         _check_nir_method(method.name)  # a method NIR cannot carry fails before any work
     ann_path = find_ann(options["checkpoint"], options["model"], options["k"], options["B"], method.default_k)
@@ -61,7 +62,7 @@ def run(method="sg", **options):
     check_model_name(ann, ann_path, options["model"], options["model_given"], options["checkpoint"])
     dataset = infer_dataset(ann)
     if options["hardware"]:
-        _check_hardware(method, options["hardware"])  # before the evaluation: a bad core file fails at once
+        _check_hardware(method, options["hardware"], options["mapping"])  # before the evaluation: a bad core file fails at once
     facts = method.model_facts(ann, ann_path, options)
 
     def load_data(split):  # for methods whose conversion needs data (e.g. calibration images)
@@ -196,7 +197,17 @@ def _write_nir(graph, out):
             "fidelity": result.fidelity, "nir_version": graph.metadata["nir_version"]}
 
 
-def _check_hardware(method, core):
+def _check_mapping(method, options):
+    mapping = options["mapping"]
+    if mapping is None:
+        return
+    if not options["hardware"]:
+        raise UserError("--mapping needs --hardware (the core to map onto)")
+    if method.mappings and mapping not in method.mappings:
+        raise UserError(f"--mapping {mapping}: --method {method.name} SNNs map only {' or '.join(method.mappings)}")
+
+
+def _check_hardware(method, core, mapping=None):
     from hardware import HardwareError, resolve_spec
 
     if not method.mappings:
@@ -215,16 +226,21 @@ def _hardware(snn, images, labels, options, out, method):
                               num_images=options["hardware_images"],
                               estimate_only=options["hardware_estimate_only"],
                               paibox=options["paibox"] != "none", paibox_export_files=options["paibox"] == "export",
-                              mapping=method.mappings[0])
+                              mapping=options["mapping"] or method.mappings[0])
     except HardwareError as err:
         raise UserError(str(err)) from None
+    if result.get("mapping") == "temporal":
+        from hardware.temporal_report import lines
+
+        print("\n".join(lines(result)))
     line = f"hardware {options['hardware']}: {result['total_cores']} cores on {result['chips']} chip(s)"
     if result.get("n_core_required") is not None:
         line += f" (PAIBox n_core_required {result['n_core_required']})"
     if result.get("agreement") is not None:
         line += f"; core simulation agrees with the Keras SNN on {result['agreement']}/{result['num_images']} images"
     print(line + f"; report {out / 'hardware.json'}")
-    return {key: result.get(key) for key in ("total_cores", "chips", "n_core_required", "agreement", "num_images")}
+    return {key: result.get(key) for key in ("mapping", "total_cores", "chips", "latency_ticks", "n_core_required",
+                                             "agreement", "num_images")}
 
 
 def _refresh_figures(out):

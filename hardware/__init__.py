@@ -6,6 +6,7 @@ Phases, one module each: partition (core-sized groups) -> place (chip grid) -> r
 sources, multicast) -> simulate (integer tick simulator, bit-exact with the Keras SNN) ->
 export (PAIBox). Limits are data (spec.py), checked by validate.py before anything runs.
 """
+import hardware.temporal  # noqa: F401  (registers the temporal mapping)
 from hardware.network import MAPPINGS, CoreLayer, CoreNetwork, NeuronModel, extract
 from hardware.partition import partition, plan_layer
 from hardware.place import place

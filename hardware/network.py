@@ -71,6 +71,10 @@ class CoreLayer:
     thresholds: np.ndarray  # (C', L) int64, sign-folded and clipped: fire iff V' >= t'
     v_max: np.ndarray  # (C',) worst-case |V'| = levels_in * sum |w|
     neuron: NeuronModel = field(default=SPATIAL)
+    # temporal mapping only (hardware.temporal): per output channel
+    steps: np.ndarray = None  # the subtractive reset d (= the positive threshold register)
+    hold: np.ndarray = None  # a: what the hold controllers subtract in every store tick
+    lift: np.ndarray = None  # b: what the lift controllers add at the first release tick
 
     @property
     def n_in(self):
@@ -178,4 +182,4 @@ def register_encoding(thresholds):
     return theta, theta - thresholds
 
 
-MAPPINGS = {"spatial": extract_spatial}  # hardware mapping -> reader; a temporal mapping adds one entry
+MAPPINGS = {"spatial": extract_spatial}  # hardware mapping -> reader; hardware.temporal adds "temporal"

@@ -146,8 +146,25 @@ class _Tiling:
     slots: int
 
 
+def control_weights(layer, spec, width):
+    """(hold (C', K_h), lift (C', K_l)) controller weights of a temporal layer at `width` bits
+    (hardware.temporal), or None for a spatial layer. Their axons follow the data axons."""
+    if layer.hold is None:
+        return None
+    from hardware.temporal import control_axons
+
+    _, _, hold, lift = control_axons(layer, spec.core.weight_range(width))
+    return hold, lift
+
+
+def _n_control(layer, spec, width):
+    control = control_weights(layer, spec, width)
+    return 0 if control is None else control[0].shape[1] + control[1].shape[1]
+
+
 def _tilings(layer, spec, width):
     core = spec.core
+    extra = _n_control(layer, spec, width)
     kh, kw = layer.kernel.shape[:2]
     h_in, w_in, c_in = layer.in_shape
     ho, wo, _ = layer.out_shape
@@ -157,7 +174,7 @@ def _tilings(layer, spec, width):
         rh = _window(th, layer.strides[0], kh, h_in)
         for tw in range(1, wo + 1):
             rw = _window(tw, layer.strides[1], kw, w_in)
-            slots = rh * rw * cl_in
+            slots = rh * rw * cl_in + extra
             lcn = core.lcn_for(slots)
             if lcn > core.max_lcn:
                 break  # wider tiles only need more axons
@@ -309,11 +326,11 @@ def partition(net, spec, tables=True):
     plans = plan_network(net, spec)
     cores = []
     for index, (layer, plan) in enumerate(zip(net.layers, plans)):
-        cores.extend(_layer_cores(index, layer, plan, tables))
+        cores.extend(_layer_cores(index, layer, plan, tables, spec))
     return plans, cores
 
 
-def _layer_cores(index, layer, plan, tables):
+def _layer_cores(index, layer, plan, tables, spec):
     h_in, w_in, c_in = layer.in_shape
     ho, wo, c_out = layer.out_shape
     cl_out = c_out * layer.levels
@@ -322,6 +339,9 @@ def _layer_cores(index, layer, plan, tables):
     ph, pw = layer.pads
     kh, kw = layer.kernel.shape[:2]
     theta_all, bias_all = register_encoding(layer.thresholds.reshape(-1))  # per (c', l) = c' * L + l
+    control = control_weights(layer, spec, plan.width)
+    if control is not None:  # temporal: threshold register = the step, no leak (hardware.temporal)
+        theta_all, bias_all = layer.steps.astype(np.int64), np.zeros(len(layer.steps), np.int64)
     out = []
     for r in range(plan.grid[0]):
         ys = np.arange(r * th, min((r + 1) * th, ho))
@@ -338,6 +358,10 @@ def _layer_cores(index, layer, plan, tables):
             ids = pos[local // cl_out] * cl_out + local % cl_out
             used = len(yin) * len(xin) * c_in * layer.levels_in
             table = _tile_tables(layer, plan, ys, xs, yin, xin) if tables else None
+            if control is not None:
+                used += control[0].shape[1] + control[1].shape[1]
+                if tables:
+                    table = _with_control(table, control, layer.out_shape[2], len(ys) * len(xs))
             k = plan.tile_cores[r, c]
             for kk, part in enumerate(np.array_split(np.arange(len(local)), k)):
                 core = Core(index, (r, c, kk), ids[part], used, copy=copy[part],
@@ -350,6 +374,19 @@ def _layer_cores(index, layer, plan, tables):
                     core.theta, core.bias = theta_all[j], bias_all[j]
                 out.append(core)
     return out
+
+
+CONTROL_HOLD, CONTROL_LIFT = -2, -3  # axon_src of controller axons (not a layer neuron)
+
+
+def _with_control(table, control, channels, positions):
+    """Append the hold and lift axons to a tile's table: weights per column (position, channel)."""
+    axon_src, weights = table
+    hold, lift = control
+    rows = np.concatenate([hold, lift], axis=1).T  # (K, C')
+    rows = np.tile(rows, (1, positions))  # columns in (position, channel) order
+    src = np.concatenate([np.full(hold.shape[1], CONTROL_HOLD), np.full(lift.shape[1], CONTROL_LIFT)])
+    return np.concatenate([axon_src, src]), np.concatenate([weights, rows.astype(weights.dtype)])
 
 
 def _tile_tables(layer, plan, ys, xs, yin, xin):

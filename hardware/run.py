@@ -65,18 +65,30 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
     if not estimate_only and images is not None:
         images = np.asarray(images, np.float32)[:num_images]
         t1 = time.time()
-        sim, agreement = simulate_and_compare(net, cores, images)
+        if mapping == "temporal":
+            from hardware.temporal_sim import simulate_and_compare_temporal
+
+            sim, agreement = simulate_and_compare_temporal(net, cores, images, delay=spec.chip.delay_ticks)
+        else:
+            sim, agreement = simulate_and_compare(net, cores, images)
         timings["simulate_s"] = round(time.time() - t1, 2)
         if labels is not None:
             agreement["labels_given"] = True
     summary = summarize(net, plans, cores, spec, chips, routes, sim)
+    summary["mapping"] = mapping
+    if mapping == "temporal":
+        from hardware.temporal_report import temporal_summary
+
+        summary.update(temporal_summary(net, plans, cores, spec, chips))
+        paibox = False  # PAIBox's export builds the spatial network
+        summary["paibox_note"] = "the PAIBox export builds the spatial (scatter-and-gather) network only"
     summary["estimate_only"] = bool(estimate_only)
     summary.update(agreement or {"num_images": 0, "agreement": None})
     if paibox and spec.name == "paicore":
         summary.update(_paibox(net, out_dir, estimate_only or not paibox_export_files))
     else:
         summary["n_core_required"] = None
-        summary["paibox_note"] = "PAIBox compiles for PAICORE only" if paibox else "PAIBox skipped"
+        summary.setdefault("paibox_note", "PAIBox compiles for PAICORE only" if paibox else "PAIBox skipped")
     summary["timings"] = timings
     write_json(summary, out_dir)
     plot_grid(cores, net, spec, chips, out_dir)

@@ -41,6 +41,7 @@ class CoreSpec:
     leak_bits: int = 30  # signed leak / bias register
     reset_modes: tuple = ("normal", "linear", "nonreset")
     timeslots: int = 256
+    tick_wait_bits: int = 15  # the core's tick_wait_start / tick_wait_end registers (unsigned)
 
     def __post_init__(self):
         for name in ("axons", "dendrites", "membrane_bits", "threshold_bits", "leak_bits"):
@@ -86,6 +87,11 @@ class CoreSpec:
     @property
     def threshold_max(self):
         return (1 << self.threshold_bits) - 1
+
+    @property
+    def tick_wait_max(self):
+        """(largest tick_wait_start, largest tick_wait_end)."""
+        return (1 << self.tick_wait_bits) - 1, (1 << self.tick_wait_bits) - 1
 
     @property
     def leak_range(self):
@@ -141,6 +147,7 @@ PAICORE_SOP_SOURCE = ("PAICORE 2.0 published efficiency 5.181 TSOPS/W (Peking Un
 def paicore():
     """PAICORE 2.0 offline cores in SNN/BANN mode, every number from paicorelib."""
     from paicorelib import LCN_EX, RM, HwConfig, OffCoreCfg, OffRAMDefs, WeightWidth
+    from paicorelib.reg_defs import RegDefs
 
     widths = tuple(1 << int(w) for w in sorted(WeightWidth))
     core = CoreSpec(
@@ -155,6 +162,7 @@ def paicore():
         leak_bits=OffRAMDefs.LEAK_V_BIT_MAX,
         reset_modes=tuple(m.name.removeprefix("MODE_").lower() for m in RM),
         timeslots=OffCoreCfg.N_TIMESLOT_MAX,
+        tick_wait_bits=RegDefs.TICK_WAIT_START_BIT_MAX,
     )
     chip = ChipSpec(
         grid=(HwConfig.CORE_X_MAX + 1, HwConfig.CORE_Y_MAX + 1),

@@ -21,6 +21,7 @@ from layers.dynamic import (  # noqa: F401
     SignedDense,
 )
 from layers.spiking import MultiThresholdNeuron, SpikeEncoding, SpikingConv2D, SpikingDense, SpikingReadout  # noqa: F401
+from layers.store_release import StoreReleaseNeuron  # noqa: F401
 from layers.noise_training import TrainingSpikeDeletion  # noqa: F401
 from layers.rate import IFEncoder, IFNeuron, PassThrough, SpikingAvgPool2D, SummingReadout  # noqa: F401
 

@@ -15,6 +15,8 @@ declaring them:
     operation "conv" or "dense", for layers that hold a kernel (encoder, synapse, readout)
     stateless a neuron whose output at step t depends only on its input at step t
     logits_per_step  a readout whose logits are (batch, T, classes) instead of (batch, classes)
+    burst_code  an emitter whose time axis holds unit spikes, a neuron's count being their sum over
+              the axis (instead of the count at every step)
 
 Constants are non-trainable weights with autocast off: they are exact integers or thresholds, and
 a mixed-precision policy must never round them.
@@ -33,6 +35,7 @@ class SpikingLayer(keras.layers.Layer):
     operation = None
     stateless = True
     logits_per_step = False
+    burst_code = False
 
     def __init__(self, **kwargs):
         kwargs.setdefault("trainable", False)

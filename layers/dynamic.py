@@ -93,6 +93,8 @@ class BurstEncoding(ConvEncoder):
     `spike_dtype` ("float32" for float mode, "int32" for integer mode).
     """
 
+    burst_code = True
+
     def __init__(self, filters, kernel_size, levels, scale=1.0, strides=1, padding="valid", time_steps=1,
                  spike_dtype="float32", **kwargs):
         super().__init__(filters, kernel_size, levels, scale, strides, padding, time_steps, **kwargs)

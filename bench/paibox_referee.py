@@ -1,0 +1,60 @@
+"""PAIBox's own Simulator as the referee of our core simulator (spatial mapping), on MNIST test images.
+
+    SNN_DATA_DIR=../shared/data python bench/paibox_referee.py [--checkpoint M.keras] [--images 100]
+
+The shipped LeNet k1B2 (default) is converted with scatter-and-gather and mapped onto PAICORE;
+the first N test images go through the off-chip encoder (the SNN's own), then through our core
+simulator (hardware.simulate, every crossbar from its own tables) and through PAIBox's Simulator
+on the network PAIBox's export builds (hardware.paibox_sim). Printed: per layer the neuron
+counts that differ (expected 0 of N x neurons), and the seconds of each simulator on the same
+images with their ratio (PAIBox / ours).
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cli_utils import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import layers  # noqa: E402,F401
+from conversion import convert  # noqa: E402
+from hardware import CoreSimulator, map_network  # noqa: E402
+from hardware.paibox_sim import PaiboxReferee  # noqa: E402
+from snn_data import load_arrays  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=str(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"))
+    parser.add_argument("--images", type=int, default=100)
+    args = parser.parse_args()
+    snn = convert(keras.models.load_model(args.checkpoint), method="sg")
+    images = load_arrays("mnist", "test")[0][:args.images].astype(np.float32)
+    net, spec, plans, cores, chips, routes = map_network(snn, "paicore")
+    encoded = net.probe.predict(images, verbose=0)[net.encoder_name]
+    sim = CoreSimulator(net, cores)
+    t0 = time.perf_counter()
+    ours, _ = sim.run(encoded)
+    ours_s = time.perf_counter() - t0
+    referee = PaiboxReferee(net)
+    theirs = referee.run(encoded)
+    total = 0
+    for layer, a, b in zip(net.layers, ours, theirs):
+        differ = int(np.sum(a != b))
+        total += differ
+        print(f"{layer.name}: {differ} of {a.size:,} neuron counts differ (ours vs PAIBox Simulator); "
+              f"spikes ours {int(a.sum()):,}, PAIBox {int(b.sum()):,}")
+    print(f"{len(images)} images: {total} differing counts in total; our core simulator {ours_s:.2f} s, PAIBox "
+          f"Simulator {referee.seconds:.2f} s; ratio PAIBox / ours {referee.seconds / max(ours_s, 1e-9):.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Temporal mapping of store-and-release SNNs: multi-core / multi-chip splits on tiny cores stay
+bit-exact tick by tick; the validator names layer, resource, need and limit."""
+import keras
+import numpy as np
+import pytest
+
+from conversion import convert
+from hardware import HardwareError, map_network, tiny_spec
+from hardware.partition import CONTROL_HOLD, CONTROL_LIFT
+from hardware.temporal import latency_ticks, windows
+from hardware.temporal_sim import TemporalSimulator, simulate_and_compare_temporal
+from models import build_model
+from tests.conversion.conftest import SMALL_ARCH, randomize_bn, random_images
+
+
+@pytest.fixture(scope="module")
+def small_sr():
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    model = build_model(SMALL_ARCH, dataset="mnist", k=1, B=2)
+    images = random_images(rng, 24)
+    randomize_bn(model, images, rng)
+    return convert(model, method="sr"), images
+
+
+def _tiny(**core):
+    return tiny_spec(axons=128, dendrites=64, max_lcn=4, grid=(4, 4), **core)
+
+
+def test_tiny_cores_split_every_layer_and_stay_bit_exact(small_sr):
+    snn, images = small_sr
+    net, spec, plans, cores, chips, routes = map_network(snn, _tiny(), mapping="temporal")
+    assert all(plan.cores > 1 for plan in plans), [p.cores for p in plans]
+    assert chips > 1
+    sim, agreement = simulate_and_compare_temporal(net, cores, images, batch_size=10)
+    assert agreement["bit_exact"], agreement
+    assert agreement["store_spikes"] == 0
+
+
+def test_every_core_has_its_controller_axons_and_windows_follow_each_other(small_sr):
+    snn, _ = small_sr
+    net, spec, plans, cores, *_ = map_network(snn, _tiny(), mapping="temporal")
+    for core in cores:
+        assert np.any(core.axon_src == CONTROL_HOLD) and np.any(core.axon_src == CONTROL_LIFT)
+        assert np.array_equal(core.theta, net.layers[core.layer].steps[core.neuron_ids % net.layers[core.layer].out_shape[2]])
+    wins = windows(net)
+    assert wins[0].start == 1 and all(b.start == a.release_start + 1 for a, b in zip(wins, wins[1:]))
+    assert latency_ticks(net) == wins[-1].release_start + wins[-1].release
+
+
+def test_without_the_controllers_partial_sums_fire_too_early(small_sr):
+    """The hold axons are what keeps the store window silent: removing them breaks exactness."""
+    snn, images = small_sr
+    net, spec, plans, cores, *_ = map_network(snn, _tiny(), mapping="temporal")
+    for core in cores:
+        core.weights = core.weights.copy()
+        core.weights[core.axon_src == CONTROL_HOLD] = 0
+    sim = TemporalSimulator(net, cores)
+    sim.run(net.probe.predict(images, verbose=0)[net.encoder_name])
+    assert sim.store_spikes > 0
+
+
+def test_validator_rejects_windows_that_do_not_fit(small_sr):
+    snn, _ = small_sr
+    with pytest.raises(HardwareError, match=r"layer act1: tick_wait_end: needs 8 \(store 4 \+ release 4 ticks\), "
+                                            r"limit 3"):
+        map_network(snn, _tiny(tick_wait_bits=2), mapping="temporal")
+
+
+def test_validator_rejects_weight_widths_that_do_not_fit(small_sr):
+    snn, report = small_sr[0], convert(_model_of(small_sr), method="sr", return_report=True)[1]
+    assert any(row.get("max_scale", 1) > 1 for row in report.values() if isinstance(row, dict))
+    with pytest.raises(HardwareError, match=r"layer act\d: weight width: needs values -\d+\.\.\d+, widest "
+                                            r"supported is 2 bits \(-2\.\.1\)"):
+        map_network(snn, _tiny(weight_widths=(1, 2)), mapping="temporal")
+
+
+def _model_of(small_sr):
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    model = build_model(SMALL_ARCH, dataset="mnist", k=1, B=2)
+    randomize_bn(model, random_images(rng, 24), rng)
+    return model
+
+
+def test_spatial_reader_refuses_sr_and_temporal_refuses_sg(small_sr):
+    snn, _ = small_sr
+    with pytest.raises(HardwareError, match="spatial mapping needs stateless neurons"):
+        map_network(snn, _tiny())
+    model = _model_of(small_sr)
+    with pytest.raises(HardwareError, match="temporal mapping needs store-and-release neurons"):
+        map_network(convert(model, method="sg"), _tiny(), mapping="temporal")
