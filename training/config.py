@@ -6,13 +6,12 @@ seeds' spellings are accepted too (`--learning_rate`, `--use_ternary True`, `--r
 """
 import argparse
 import math
-import re
 import sys
 from pathlib import Path
 
 import yaml
 
-from cli_utils import OneLineParser, UserError, str2bool  # noqa: F401  (UserError: re-exported)
+from cli_utils import OneLineParser, UserError, load_yaml, str2bool  # noqa: F401  (UserError, load_yaml: re-exported)
 from models import DATASETS, PRESETS
 
 
@@ -51,31 +50,6 @@ MAX_SEED = 2**32 - 1  # numpy's generator takes seeds in [0, 2^32)
 MAX_EPOCHS = 100_000  # more is a typo, and it overflows the learning-rate schedule's step counter
 MAX_BATCH = 65_536
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML follows YAML 1.1, where `1e-3` (no dot) is a string; YAML 1.2 and every user read it
-    as a number, so floats are resolved by the YAML 1.2 rule."""
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
-                   |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."),
-)
-# Integers keep their own resolver, which is tried first for digits-only text.
-for _first, _resolvers in _Yaml12Loader.yaml_implicit_resolvers.items():
-    _resolvers.sort(key=lambda pair: pair[0] != "tag:yaml.org,2002:int")
-
-
-def load_yaml(text):
-    """yaml.safe_load, but numbers like 1e-3 are numbers (YAML 1.2)."""
-    return yaml.load(text, Loader=_Yaml12Loader)
 
 
 def _mode(text):
