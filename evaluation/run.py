@@ -35,6 +35,7 @@ from evaluation.common import (
 from evaluation.hardware_step import check_fit, estimate_only, hardware_summary
 from evaluation.tables import hardware_line, sweep_table
 from training.run import EVAL_BATCH, infer_dataset
+from training.runfolder import check_writable
 
 DEFAULTS = {  # every option of a run and its default (evaluate_snn.py's flags, same names)
     "checkpoint": None, "model": None, "model_given": False, "k": None, "B": None,
@@ -75,6 +76,7 @@ def run(method="sg", **options):
         check_fit(snn, method, options)  # a network too big for the cores fails before the evaluation
     name = outputs.folder_name(method, facts, options)
     out = Path(options["output_dir"] or default_output_dir(ann, dataset, name))
+    check_writable(out)  # the default folder too, before the evaluation (--output-dir: at parse time)
     if options["hardware_estimate_only"]:  # counts cores only: no test image is evaluated
         print(f"{ann_path}: {method.describe(facts, options)}, cores counted only -> {out}")
         return estimate_only(snn, method, options, out, {"checkpoint": str(ann_path), "method": method.name,

@@ -52,6 +52,18 @@ def test_runs_that_differ_get_their_own_folders_and_stale_files_go(tmp_path, dat
     assert noisy["noise_model"] == "all-layers" and len(noisy["snn_accuracies"]) == 2
 
 
+def test_a_default_folder_that_cannot_be_written_fails_before_the_evaluation(tmp_path, data_dir, monkeypatch,
+                                                                             capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "figs").write_text("a file where the default output folder would go")
+    assert _run(data_dir, "--limit-test", "50") == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "evaluate_snn.py: error: cannot create output folder figs/k1B2_limit50: figs is a file; "
+        "choose another --output-dir"]
+    assert "image" not in captured.out  # nothing was evaluated
+
+
 def test_a_folder_of_an_older_version_loses_its_stale_reports(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
