@@ -10,7 +10,9 @@ side by side as the seeds' figs/*.py scripts did (spikes per image vs spiking ne
 image vs the ANN's equivalent additions; accuracy with the float reference). The seeds draw the
 single-, two- and four-spike models (k0B1, k0B2, k1B2): `sparsity.png`, `sops.png` and
 `accuracy.png` show those when all three were run (else every configuration), and
-`*_all.png` every configuration when there are more.
+`*_all.png` every configuration when there are more. A configuration is drawn from its default
+folder (k<k>B<B>), else from a calibrated full test-set run, else from any run of it; the accuracy
+figure's title gives the test images per bar when they differ.
 
 The float reference is a full test-set run of the same network's float twin (`<network>_fp`, its
 metrics.json in runs/ or pretrained/), else the paper's figure; never another network's run.
@@ -144,7 +146,10 @@ def plot_accuracy(configs, reference, path):
     ax.set_ylim(min(values) - 0.5, max(values) + 0.45)
     ax.set_xticks(list(xs), labels)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Accuracy per configuration ({configs[0]['num_images']} test images)")
+    counts = sorted({c["num_images"] for c in configs})
+    images = f"{counts[0]} test images" if len(counts) == 1 else \
+        "test images per bar: " + ", ".join(f"{_label(c).splitlines()[0]} {c['num_images']}" for c in configs)
+    ax.set_title(f"Accuracy per configuration ({images})", fontsize=10 if len(counts) == 1 else 8)
     ax.legend(loc="upper center", ncol=3, fontsize=8)
     return _save(fig, path)
 
@@ -195,13 +200,19 @@ def plot_steps(summary, path):
 
 
 def _one_per_configuration(configs):
-    """One summary per (k, B): the run in the default folder k<k>B<B> if there is one."""
+    """One summary per (k, B): the run in the default folder k<k>B<B> if there is one, else a
+    calibrated run of the full test set, else any (a --limit-test or --calibrate False run)."""
     chosen = {}
     for c in configs:
         key = (c["k"], c["B"])
-        if key not in chosen or c["run"] == f"k{c['k']}B{c['B']}":
+        if key not in chosen or _preference(c) > _preference(chosen[key]):
             chosen[key] = c
     return sorted(chosen.values(), key=lambda c: (c["levels"], c["k"]))
+
+
+def _preference(summary):
+    full = summary["num_images"] == FULL_TEST_SET.get(summary["dataset"])
+    return (summary["run"] == f"k{summary['k']}B{summary['B']}", full and summary.get("calibrated", True) is not False)
 
 
 def _label(summary):

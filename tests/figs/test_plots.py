@@ -81,3 +81,18 @@ def test_a_run_whose_files_are_unreadable_is_left_out_and_named(tmp_path, capsys
     assert all("unreadable, left out of the figures" in s for s in skipped)
     printed = capsys.readouterr().out
     assert printed.count("skipped ") == 3 and "k0B2" in printed and "noise_sweep.json" in printed
+
+
+def test_a_configuration_is_drawn_from_its_full_calibrated_run_before_a_short_one(tmp_path):
+    from figs.plots import _one_per_configuration, load_configurations
+
+    runs = {"k1B2_limit100": {**_summary(1, 2, 0.97), "num_images": 100},
+            "k1B2_batch50": {**_summary(1, 2, 0.99), "num_images": 10000},
+            "k1B2_uncalibrated": {**_summary(1, 2, 0.98), "num_images": 10000, "calibrated": False},
+            "k0B1_limit100": {**_summary(0, 1, 0.96), "num_images": 100}}
+    for name, summary in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    chosen = _one_per_configuration(load_configurations(tmp_path))
+    assert [c["run"] for c in chosen] == ["k0B1_limit100", "k1B2_batch50"]
+    assert (plot_all(tmp_path, float_runs=tmp_path / "no_runs")[2]).name == "accuracy.png"  # mixed counts draw
