@@ -1,14 +1,17 @@
 """What train.py, evaluate_snn.py and their libraries share: the user-error type, the one-line
-argument parser, atomic JSON files, a quiet TensorFlow import and the CLI wrapper.
+argument parser, atomic JSON files, the YAML reader, a quiet TensorFlow import and the CLI wrapper.
 
 Kept free of project imports (numpy aside), so that every package can use it without pulling in
 another package's code.
 """
 import argparse
 import contextlib
+import functools
 import json
 import os
+import re
 import sys
+import tempfile
 
 
 class UserError(Exception):
@@ -45,13 +48,30 @@ def positive_int(text):
     return value
 
 
+def temporary_path(path):
+    """A new, unique file name beside `path` that ends like it (Keras needs `.keras`), for a write
+    that is renamed onto `path` when complete. Unique, so that two runs writing the same folder at
+    once never write into (or rename away) each other's half-written file."""
+    folder, name = os.path.split(os.fspath(path))
+    handle, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=os.path.splitext(name)[1])
+    os.close(handle)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the finished file private
+    return tmp if isinstance(path, str) else type(path)(tmp)
+
+
 def write_json_atomic(path, data):
     """Write `data` as indented JSON; a reader never sees half a file (write, then rename).
 
     numpy scalars are written as the Python numbers they hold."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    tmp = temporary_path(path)
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(json.dumps(data, indent=2, default=_json_default) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     return path
 
 
@@ -61,6 +81,39 @@ def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def load_yaml(text):
+    """yaml.safe_load, but numbers like 1e-3 are numbers (YAML 1.2); every YAML file of the project
+    (train.py configs, core files) is read with it."""
+    import yaml
+
+    return yaml.load(text, Loader=_yaml12_loader())
+
+
+@functools.cache
+def _yaml12_loader():
+    """PyYAML follows YAML 1.1, where `1e-3` (no dot) is a string; YAML 1.2 and every user read it
+    as a number, so floats are resolved by the YAML 1.2 rule."""
+    import yaml
+
+    class Yaml12Loader(yaml.SafeLoader):
+        pass
+
+    Yaml12Loader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Yaml12Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+                       |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+        list("-+0123456789."),
+    )
+    # Integers keep their own resolver, which is tried first for digits-only text.
+    for resolvers in Yaml12Loader.yaml_implicit_resolvers.values():
+        resolvers.sort(key=lambda pair: pair[0] != "tag:yaml.org,2002:int")
+    return Yaml12Loader
 
 
 @contextlib.contextmanager

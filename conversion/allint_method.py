@@ -59,7 +59,8 @@ def convert_options(options, load_data):
 
 def run_dir(facts, options):
     folder = ("WQ" if options["use_ternary"] else "NWQ") + ("_INT" if options["use_int"] else "")
-    return f"{folder}/k{facts['k']}"
+    steps = "" if options["time_steps"] == DEFAULT_TIME_STEPS else f"_T{options['time_steps']}"
+    return f"{folder}/k{facts['k']}{steps}"  # the step count changes every result: its own folder
 
 
 def describe(facts, options):

@@ -54,6 +54,7 @@ import keras
 import nir
 import numpy as np
 
+from cli_utils import temporary_path
 from layers.base import role_of
 from layers.preprocessing import CentralCrop, PerImageStandardization
 
@@ -122,7 +123,7 @@ def export_nir(snn, path, method=None):
 def write_nir(graph, path):
     """Write a graph from nir_graph() to `path` atomically; returns NirExport with the file size."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_path(path)
     nir.write(tmp, graph)
     os.replace(tmp, path)
     return NirExport(path, path.stat().st_size, graph.metadata["method"], graph.metadata["fidelity"])

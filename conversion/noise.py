@@ -10,7 +10,9 @@
 noise layers inserted; the clean model is unchanged, so it is still the one to save and export.
 Copies, not shared layers, so that the noisy model's layer outputs belong to its own graph and
 can be probed (conversion.counting counts the spikes a deletion layer lets through). Noise
-layers draw from a keras SeedGenerator: the same seed and the same batches give the same noise.
+layers key their random numbers by (seed, image index) (layers.keyed_noise, docs/noise.md §5): the
+same seed gives the same noise whatever the batch size; evaluate a new noisy model per run, as its
+layers number the images they see from 0.
 
 All-integer models (conversion.allint): "input" is their paper's noise and the default
 (`default_noise_model`); "encoding" deletes each burst spike of the encoding layer with

@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cli_utils import UserError, write_json_atomic
+from cli_utils import UserError, temporary_path, write_json_atomic
 from conversion import ConversionError, ThresholdError, export_snn_saved_model
 from models import PRESETS
 from snn_data import DataError, load_arrays
@@ -85,10 +85,16 @@ def load_split(dataset, split, data_dir=None, md5_check=True, limit=None):
 
 
 def save_spiking_model(snn, out):
-    tmp = out / "snn.tmp.keras"
+    """snn.keras and snn.export/, each built under a unique temporary name and renamed into place
+    (two runs writing one folder at once never write into each other's files)."""
+    from evaluation.outputs import replace_folder, temporary_folder
+
+    tmp = temporary_path(out / "snn.keras")
     snn.save(tmp)
     os.replace(tmp, out / "snn.keras")
-    export_snn_saved_model(snn, out / "snn.export")
+    built = temporary_folder(out / "snn.export")
+    export_snn_saved_model(snn, built)
+    replace_folder(built, out / "snn.export")
 
 
 def write_json(path, data):

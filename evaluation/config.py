@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from cli_utils import OneLineParser, UserError, import_tensorflow_quietly, positive_int, str2bool
+from evaluation.hardware_step import check_hardware_flags
 from models import PRESETS
 from training.config import MAX_K, MAX_LEVELS, MAX_SEED
 from training.runfolder import check_writable
@@ -14,6 +15,7 @@ from training.runfolder import check_writable
 # The all-integer SNN keeps (batch, T, ...) tensors of every layer; its counts converge within a few
 # steps (the paper reads T = 4 and 8), and beyond this the tensors no longer fit in memory.
 MAX_TIME_STEPS = 1000
+MAX_SEEDS = 1000  # one whole evaluation per seed (and per sweep ratio): more is a typo
 
 
 def _ratio(text):
@@ -77,7 +79,10 @@ def build_parser():
                    help="images per batch (default 200, as the seed); one line per batch in the text files")
     p.add_argument("--data-dir", "--data_dir", dest="data_dir", help="default $SNN_DATA_DIR")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir",
-                   help="default figs/<run>/ (sg: k<k>B<B>, allint: WQ_INT/k<k>), _noise<r> appended with noise")
+                   help="default figs/<run>/ (sg: k<k>B<B>, allint: WQ_INT/k<k>), followed by each option that changes "
+                   "the results when not at its default: _noise<r>[_<noise model>][_seed<s>][_seeds<n>], "
+                   "_uncalibrated, _limit<N>, _batch<N>, _T<steps>, _<core>_estimate; a run replaces the "
+                   "files an earlier run left in its folder")
     p.add_argument("--calibrate", type=str2bool, default=True,
                    help="place thresholds at the float32 ANN's own switch points (default True); False keeps "
                    "the exact-math thresholds (diagnostic: they can differ from the ANN near ties)")
@@ -95,7 +100,8 @@ def build_parser():
     p.add_argument("--hardware-images", dest="hardware_images", type=positive_int,
                    help="simulate only the first N test images on the cores (default: all)")
     p.add_argument("--hardware-estimate-only", dest="hardware_estimate_only", action="store_true",
-                   help="only count cores (no weight tables, no simulation)")
+                   help="only count cores (no weight tables, no simulation, no test image evaluated); "
+                   "its own folder <run>_<core>_estimate")
     p.add_argument("--paibox", choices=["none", "count", "export"], default="count",
                    help="PAICORE only: also compile with PAIBox for its core count (default), and with "
                    "'export' write its configuration files (adds minutes)")
@@ -125,6 +131,7 @@ def parse_args(argv=None):
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
     if options["noise_sweep"] is not None and not options["noise_sweep"]:
         raise UserError("--noise-sweep needs at least one ratio, e.g. 0,0.1,0.2")
+    check_hardware_flags(options)
     if options["output_dir"] is not None:
         check_writable(Path(options["output_dir"]))
     return method.name, options
@@ -153,5 +160,7 @@ def _check_ranges(o):
     if not 0 <= o["seed"] <= MAX_SEED - (o["seeds"] - 1):
         raise UserError(f"seeds {o['seed']}..{o['seed'] + o['seeds'] - 1} must lie in [0, {MAX_SEED}] "
                         f"(the random generator's range)")
+    if o["seeds"] > MAX_SEEDS:
+        raise UserError(f"--seeds must be <= {MAX_SEEDS} (each seed is a whole evaluation), got {o['seeds']}")
     if o.get("time_steps") is not None and o["time_steps"] > MAX_TIME_STEPS:
         raise UserError(f"--time-steps must be <= {MAX_TIME_STEPS}, got {o['time_steps']}")

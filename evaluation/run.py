@@ -4,7 +4,8 @@ Every conversion method runs through it; what differs comes from the method's ho
 (conversion.method.Method): its conversion options, folder name, counter, summary fields, seed
 files, table, verification, figures and the hardware mappings it accepts.
 
-Output directory (default figs/<the method's run folder>[_noise<r>]/):
+Output directory (default figs/<the method's run folder> and every option that changes the results
+not at its default, evaluation.outputs; a run replaces the previous run's files there):
   the method's seed-compatible text files, one line per (batch, time step) (first seed's run
   when seeds > 1); summary.json (accuracies, agreement, per-layer table, units, totals);
   snn.keras, snn.export/ (the noise-free SNN); snn.nir with export_nir (conversion.nir_export); noise_sweep.json/.png with noise_sweep;
@@ -17,7 +18,7 @@ import numpy as np
 
 from cli_utils import UserError
 from conversion import NirExportError, add_noise, get_method, nir_graph, nir_support, write_nir
-from conversion.method import noise_suffix
+from evaluation import outputs
 from evaluation.common import (
     FIGS_DIR,
     check_model_name,
@@ -31,7 +32,10 @@ from evaluation.common import (
     save_spiking_model,
     write_json,
 )
+from evaluation.hardware_step import check_fit, estimate_only, hardware_summary
+from evaluation.tables import hardware_line, sweep_table
 from training.run import EVAL_BATCH, infer_dataset
+from training.runfolder import check_writable
 
 DEFAULTS = {  # every option of a run and its default (evaluate_snn.py's flags, same names)
     "checkpoint": None, "model": None, "model_given": False, "k": None, "B": None,
@@ -54,6 +58,8 @@ def run(method="sg", **options):
     _check_mapping(method, options)  # before any work: both are known from the command line
     if options["export_nir"]:
         _check_nir_method(method.name)  # a method NIR cannot carry fails before any work
+    if options["hardware"]:
+        _check_hardware(method, options["hardware"], options["mapping"])  # before any model is loaded: a bad core file fails at once
     ann_path = find_ann(options["checkpoint"], options["model"], options["k"], options["B"], method.default_k)
     ann = method.load_model(ann_path, options) if method.load_model is not None else None
     if ann is None:  # the method reads no format of its own here
@@ -61,8 +67,6 @@ def run(method="sg", **options):
                        options["use_ternary"], options["save_keras"])
     check_model_name(ann, ann_path, options["model"], options["model_given"], options["checkpoint"])
     dataset = infer_dataset(ann)
-    if options["hardware"]:
-        _check_hardware(method, options["hardware"], options["mapping"])  # before the evaluation: a bad core file fails at once
     facts = method.model_facts(ann, ann_path, options)
 
     def load_data(split):  # for methods whose conversion needs data (e.g. calibration images)
@@ -71,8 +75,15 @@ def run(method="sg", **options):
     # first: its error lists every layer that does not convert
     snn, conversion = convert_or_fail(method, ann, **method.convert_options(options, load_data), return_report=True)
     nir_plan = _nir_graph(snn, method.name) if options["export_nir"] else None  # fails before the evaluation
-    name = method.run_dir(facts, options) + noise_suffix(options)
+    if options["hardware"]:
+        check_fit(snn, method, options)  # a network too big for the cores fails before the evaluation
+    name = outputs.folder_name(method, facts, options)
     out = Path(options["output_dir"] or default_output_dir(ann, dataset, name))
+    check_writable(out)  # the default folder too, before the evaluation (--output-dir: at parse time)
+    if options["hardware_estimate_only"]:  # counts cores only: no test image is evaluated
+        print(f"{ann_path}: {method.describe(facts, options)}, cores counted only -> {out}")
+        return estimate_only(snn, method, options, out, {"checkpoint": str(ann_path), "method": method.name,
+                                                         "dataset": dataset})
     images, labels = load_split(dataset, "test", options["data_dir"], options["md5_check"], options["limit_test"])
     print(f"{ann_path}: {method.describe(facts, options)}, {len(images)} {dataset} test images -> {out}")
 
@@ -84,7 +95,7 @@ def run(method="sg", **options):
         runs.append(evaluate(model, images, labels, options["batch_size"], label, counter=method.counter,
                              dataset=dataset))
 
-    out.mkdir(parents=True, exist_ok=True)
+    written = outputs.begin(out)  # removes the previous run's files there: one run per folder
     for file_name, text in method.seed_files(runs[0]).items():
         (out / file_name).write_text(text)
     summary = {"checkpoint": str(ann_path), "method": method.name, "dataset": dataset,
@@ -103,6 +114,7 @@ def run(method="sg", **options):
     if method.plot is not None:
         method.plot(summary, out)
     print(method.table(runs[0]["report"], summary))
+    outputs.finish(out, written)
     _refresh_figures(out)
     return summary
 
@@ -160,6 +172,7 @@ def noise_sweep(snn, images, labels, options, out, counter=None, dataset=None):
     sweep = {"noise_model": options["noise_model"], "num_images": int(len(labels)), "points": points}
     write_json(out / "noise_sweep.json", sweep)
     plot_noise_sweep([(out.name, sweep)], out / "noise_sweep.png")
+    print(sweep_table(sweep))
     return sweep
 
 
@@ -233,14 +246,8 @@ def _hardware(snn, images, labels, options, out, method):
         from hardware.temporal_report import lines
 
         print("\n".join(lines(result)))
-    line = f"hardware {options['hardware']}: {result['total_cores']} cores on {result['chips']} chip(s)"
-    if result.get("n_core_required") is not None:
-        line += f" (PAIBox n_core_required {result['n_core_required']})"
-    if result.get("agreement") is not None:
-        line += f"; core simulation agrees with the Keras SNN on {result['agreement']}/{result['num_images']} images"
-    print(line + f"; report {out / 'hardware.json'}")
-    return {key: result.get(key) for key in ("mapping", "total_cores", "chips", "latency_ticks", "n_core_required",
-                                             "agreement", "num_images")}
+    print(hardware_line(options["hardware"], result, out / "hardware.json"))
+    return hardware_summary(result)
 
 
 def _refresh_figures(out):

@@ -2,12 +2,17 @@
 
     python -m figs.plots [ROOT]        # redraw ROOT/{sparsity,sops,accuracy,noise_sweep}.png (ROOT: figs)
 
+A run folder whose summary.json or noise_sweep.json cannot be read (damaged, half-copied) is left
+out and named on stdout ("skipped ..."); the figures of the other runs are still drawn.
+
 Each configuration is one noise-free run directory (k, B) of the same dataset; figures compare them
 side by side as the seeds' figs/*.py scripts did (spikes per image vs spiking neurons; SOPs per
 image vs the ANN's equivalent additions; accuracy with the float reference). The seeds draw the
 single-, two- and four-spike models (k0B1, k0B2, k1B2): `sparsity.png`, `sops.png` and
 `accuracy.png` show those when all three were run (else every configuration), and
-`*_all.png` every configuration when there are more.
+`*_all.png` every configuration when there are more. A configuration is drawn from its default
+folder (k<k>B<B>), else from a calibrated full test-set run, else from any run of it; the accuracy
+figure's title gives the test images per bar when they differ.
 
 The float reference is a full test-set run of the same network's float twin (`<network>_fp`, its
 metrics.json in runs/ or pretrained/), else the paper's figure; never another network's run.
@@ -32,21 +37,61 @@ FULL_TEST_SET = {"mnist": 10000, "cifar10": 10000, "cifar100": 10000}
 FLOAT_RUN_FOLDERS = (Path("runs"), Path(__file__).resolve().parents[1] / "pretrained")
 
 
-def load_configurations(root):
-    """Noise-free SNN summaries under root/*/summary.json, sorted by (dataset, L, k)."""
+# What a figure reads of a run's files; a file without them is skipped like an unreadable one.
+SUMMARY_KEYS = ("dataset", "levels", "k", "B", "num_images", "snn_accuracy", "ann_accuracy", "per_image")
+SWEEP_KEYS = ("noise_model", "points")
+
+
+def load_configurations(root, skipped=None):
+    """Noise-free SNN summaries under root/*/summary.json, sorted by (dataset, L, k).
+
+    A run whose summary cannot be read is left out and named in `skipped` (and on stdout), so that
+    one damaged run does not stop the figures of the others."""
     found = []
     for path in sorted(Path(root).glob("*/summary.json")):
-        summary = json.loads(path.read_text())
-        if summary.get("noise_ratio", 0) == 0 and "totals" in summary:
+        summary = _read_run_file(path, SUMMARY_KEYS, skipped, needed=lambda s: "totals" in s)
+        if summary is not None and summary.get("noise_ratio", 0) == 0:
             found.append({**summary, "run": path.parent.name})
     return sorted(found, key=lambda s: (s["dataset"], s["levels"], s["k"]))
 
 
-def plot_all(root, float_runs=FLOAT_RUN_FOLDERS):
-    """Draw every figure the outputs under `root` allow; returns the paths written."""
+def load_sweeps(root, skipped=None):
+    """(run name, noise_sweep.json content) of every readable sweep under root/*/."""
+    sweeps = []
+    for path in sorted(Path(root).glob("*/noise_sweep.json")):
+        sweep = _read_run_file(path, SWEEP_KEYS, skipped)
+        if sweep is not None:
+            sweeps.append((path.parent.name, sweep))
+    return sweeps
+
+
+def _read_run_file(path, keys, skipped, needed=lambda content: True):
+    """The JSON object in `path`, None when it is not one of ours (`needed` false: e.g. a
+    hardware-only summary), or None and the file named in `skipped` when it is unreadable."""
+    try:
+        content = json.loads(Path(path).read_text())
+        if not isinstance(content, dict):
+            raise ValueError("not a JSON object")
+        if not needed(content):
+            return None
+        missing = [key for key in keys if key not in content]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+    except (OSError, ValueError) as err:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = f"{path}: unreadable, left out of the figures ({type(err).__name__}: {err})"
+        print(f"skipped {reason}")
+        if skipped is not None:
+            skipped.append(reason)
+        return None
+    return content
+
+
+def plot_all(root, float_runs=FLOAT_RUN_FOLDERS, skipped=None):
+    """Draw every figure the outputs under `root` allow; returns the paths written. Runs whose
+    files cannot be read are left out and named (printed, and appended to `skipped`)."""
     root = Path(root)
     written = []
-    configs = load_configurations(root)
+    configs = load_configurations(root, skipped)
     for dataset in sorted({c["dataset"] for c in configs}):
         every = _one_per_configuration([c for c in configs if c["dataset"] == dataset])
         seed = [c for c in every if (c["k"], c["B"]) in SEED_CONFIGURATIONS]
@@ -59,7 +104,7 @@ def plot_all(root, float_runs=FLOAT_RUN_FOLDERS):
             written.append(plot_sparsity(chosen, root / f"sparsity{name}.png"))
             written.append(plot_sops(chosen, root / f"sops{name}.png"))
             written.append(plot_accuracy(chosen, reference, root / f"accuracy{name}.png"))
-    sweeps = [(p.parent.name, json.loads(p.read_text())) for p in sorted(root.glob("*/noise_sweep.json"))]
+    sweeps = load_sweeps(root, skipped)
     if sweeps:
         written.append(plot_noise_sweep(sweeps, root / "noise_sweep.png"))
     return written
@@ -101,7 +146,10 @@ def plot_accuracy(configs, reference, path):
     ax.set_ylim(min(values) - 0.5, max(values) + 0.45)
     ax.set_xticks(list(xs), labels)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Accuracy per configuration ({configs[0]['num_images']} test images)")
+    counts = sorted({c["num_images"] for c in configs})
+    images = f"{counts[0]} test images" if len(counts) == 1 else \
+        "test images per bar: " + ", ".join(f"{_label(c).splitlines()[0]} {c['num_images']}" for c in configs)
+    ax.set_title(f"Accuracy per configuration ({images})", fontsize=10 if len(counts) == 1 else 8)
     ax.legend(loc="upper center", ncol=3, fontsize=8)
     return _save(fig, path)
 
@@ -152,13 +200,19 @@ def plot_steps(summary, path):
 
 
 def _one_per_configuration(configs):
-    """One summary per (k, B): the run in the default folder k<k>B<B> if there is one."""
+    """One summary per (k, B): the run in the default folder k<k>B<B> if there is one, else a
+    calibrated run of the full test set, else any (a --limit-test or --calibrate False run)."""
     chosen = {}
     for c in configs:
         key = (c["k"], c["B"])
-        if key not in chosen or c["run"] == f"k{c['k']}B{c['B']}":
+        if key not in chosen or _preference(c) > _preference(chosen[key]):
             chosen[key] = c
     return sorted(chosen.values(), key=lambda c: (c["levels"], c["k"]))
+
+
+def _preference(summary):
+    full = summary["num_images"] == FULL_TEST_SET.get(summary["dataset"])
+    return (summary["run"] == f"k{summary['k']}B{summary['B']}", full and summary.get("calibrated", True) is not False)
 
 
 def _label(summary):

@@ -5,11 +5,13 @@
 one back (round trip). Nothing here knows about networks: the partitioner and the validator
 ask the spec questions (`neurons_per_core(lcn, width)`, `weight_range(width)`, ...).
 """
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import yaml
 
+from cli_utils import load_yaml
 from hardware.addressing import morton
 
 CORES_DIR = Path(__file__).resolve().parent / "cores"
@@ -113,6 +115,9 @@ class ChipSpec:
     def __post_init__(self):
         if len(self.grid) != 2 or min(self.grid) < 1:
             raise HardwareError(f"chip spec: grid must be two positive sizes, got {self.grid!r}")
+        if self.max_chips < 1 or self.delay_ticks < 0:
+            raise HardwareError(f"chip spec: max_chips must be >= 1 and delay_ticks >= 0, got "
+                                f"{self.max_chips!r} and {self.delay_ticks!r}")
 
     def usable_coords(self):
         """Usable (x, y) core coordinates in placement order (Morton order keeps blocks compact)."""
@@ -197,23 +202,77 @@ def _lists(obj):
     return obj
 
 
-def _tuples(obj):
-    if isinstance(obj, list):
-        return tuple(_tuples(v) for v in obj)
-    return obj
+# Fields whose value is not of their default's kind; the others are checked against the default.
+_FIELD_KINDS = {"name": str, "axons": int, "dendrites": int, "energy_per_sop_pj": float, "reserved": "rectangles"}
 
 
 def _build(cls, data, where):
     if not isinstance(data, dict):
         raise HardwareError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
     if unknown:
         raise HardwareError(f"{where}: unknown field(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    values = {name: _typed(known[name], value, where) for name, value in data.items() if name in known}
     try:
-        return cls(**{k: _tuples(v) for k, v in data.items()})
+        return cls(**values)
     except TypeError as exc:
         raise HardwareError(f"{where}: {exc}") from None
+
+
+def _typed(field, value, where):
+    """A YAML value as the field's kind (int, bool, float, str, a list of them), or a one-line
+    HardwareError naming the field: a mistyped value must not reach the dataclass as a string."""
+    kind = _FIELD_KINDS.get(field.name)
+    if kind is None:
+        default = None if field.default is MISSING else field.default
+        kind = type(default) if default is not None else None
+    if value is None or kind is None or field.name in ("core", "chip"):
+        return value
+    name = f"{where}: {field.name}"
+    if kind == "rectangles":
+        return _rectangles(value, name)
+    if kind is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise HardwareError(f"{name}: expected a list, got {value!r}")
+        inner = type(field.default[0]) if field.default else int
+        return tuple(_scalar(inner, v, name) for v in value)
+    return _scalar(kind, value, name)
+
+
+def _scalar(kind, value, name):
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise HardwareError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value != int(value):
+            raise HardwareError(f"{name}: expected an integer, got {value!r}")
+        return int(value)  # 2.56e2 is 256
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise HardwareError(f"{name}: expected a finite number >= 0, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise HardwareError(f"{name}: expected text, got {value!r}")
+        return value
+    return value
+
+
+def _rectangles(value, name):
+    """reserved: a list of [[x0, x1], [y0, y1]] inclusive rectangles of integers."""
+    shape = f"{name}: expected a list of [[x0, x1], [y0, y1]] rectangles, got {value!r}"
+    if not isinstance(value, (list, tuple)):
+        raise HardwareError(shape)
+    rectangles = []
+    for rect in value:
+        if not isinstance(rect, (list, tuple)) or len(rect) != 2 or \
+                not all(isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in rect):
+            raise HardwareError(shape)
+        rectangles.append(tuple(tuple(_scalar(int, v, name) for v in pair) for pair in rect))
+    return tuple(rectangles)
 
 
 def spec_from_dict(data, where="spec"):
@@ -229,7 +288,7 @@ def spec_from_dict(data, where="spec"):
 def load_spec(path):
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())  # YAML 1.2 numbers: 1e-3 is a number
     except OSError as exc:
         raise HardwareError(f"cannot read core file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -199,6 +199,7 @@ class BurstDeletion(SpikeDeletion):
         super().__init__(rate, 1, seed=seed, **kwargs)
 
     def call(self, spikes):
-        kept = delete_spikes(ops.cast(spikes, "float32"), self.rate, 1, self.seed_generator)
+        counts = ops.cast(spikes, "float32")
+        kept = delete_spikes(counts, self.rate, 1, self.draws(counts))  # keyed by image, as SpikeDeletion
         return ops.cast(kept, spikes.dtype)
 

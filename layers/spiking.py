@@ -18,6 +18,7 @@ import keras
 from keras import ops
 
 from layers.base import SpikingLayer
+from layers.keyed_noise import ImageCounter, keyed_uniform, seed_key
 from layers.quantized import PACKAGE, conv_output_size, pair
 
 ARITHMETICS = ("float", "int")
@@ -78,11 +79,12 @@ def delete_spikes(counts, rate, levels, seed):
 
     Sub-neurons fire as a thermometer code (the first n of L), so the kept count is
     sum_{i < n} [u_i >= rate], u_i ~ U[0, 1): Binomial(n, 1 - rate). `>=` makes rate 0 keep
-    every spike and rate 1 delete every spike exactly.
+    every spike and rate 1 delete every spike exactly. `seed`: a keras seed (SeedGenerator), or
+    a function draw(i) -> u_i shaped like counts (layers.keyed_noise, noise per image).
     """
     kept = ops.zeros_like(counts)
     for i in range(levels):
-        u = keras.random.uniform(ops.shape(counts), seed=seed)
+        u = seed(i) if callable(seed) else keras.random.uniform(ops.shape(counts), seed=seed)
         fired = ops.cast(counts > i, "float32")
         kept = kept + fired * ops.cast(u >= rate, "float32")
     return kept
@@ -308,7 +310,11 @@ class SpikingReadout(Readout):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SpikeDeletion(SpikingLayer):
-    """Noise: each fired sub-neuron's spike is deleted with probability `rate` (see delete_spikes)."""
+    """Noise: each fired sub-neuron's spike is deleted with probability `rate` (see delete_spikes).
+
+    The random numbers are keyed by (seed, image index): an image gets the same deletions
+    whatever batch it is evaluated in (layers.keyed_noise); images are numbered from 0 in the
+    order the layer sees them (`restart()` numbers them from 0 again)."""
 
     role = "noise"
 
@@ -319,10 +325,19 @@ class SpikeDeletion(SpikingLayer):
         self.rate = float(rate)
         self.levels = int(levels)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed)  # kept: saved models hold its state
+        self.images = ImageCounter()
+
+    def restart(self):
+        self.images.reset()
+
+    def draws(self, counts):
+        """draw(i) -> the uniforms of the batch's i-th deletion pass, keyed by image index."""
+        first, key = self.images.take(ops.shape(counts)[0]), seed_key(self.seed)
+        return lambda i: keyed_uniform(counts, key, first, i)
 
     def call(self, counts):
-        return delete_spikes(counts, self.rate, self.levels, self.seed_generator)
+        return delete_spikes(counts, self.rate, self.levels, self.draws(counts))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -333,7 +348,8 @@ class SpikeDeletion(SpikingLayer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MultiplicativeInputNoise(SpikingLayer):
-    """Noise of the all-integer paper (docs/noise.md §3): x * (1 + rate * (u - 0.5)), u ~ U[0, 1)."""
+    """Noise of the all-integer paper (docs/noise.md §3): x * (1 + rate * (u - 0.5)), u ~ U[0, 1),
+    keyed by (seed, image index) like SpikeDeletion's."""
 
     role = "noise"
 
@@ -343,10 +359,14 @@ class MultiplicativeInputNoise(SpikingLayer):
             raise ValueError(f"noise rate must be >= 0, got {rate!r}")
         self.rate = float(rate)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed)  # kept: saved models hold its state
+        self.images = ImageCounter()
+
+    def restart(self):
+        self.images.reset()
 
     def call(self, x):
-        u = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
+        u = keyed_uniform(x, seed_key(self.seed), self.images.take(ops.shape(x)[0]))
         return x * (1.0 + self.rate * (u - 0.5))
 
     def compute_output_shape(self, input_shape):

@@ -132,8 +132,59 @@ def evaluate_cases(run, tmp):
         (["--method", "allint", "--time-steps", "100000"], "--time-steps must be <= 1000"),
         (["--output-dir", "/proc/no-such-run"], "is not writable"),
         (["--output-dir", str(tmp / "a-file" / "out")], "is a file"),
+        # issue 8 items 4 and 7: absurd numbers, hardware flags that would do nothing
+        (["--noise_ratio", "inf"], "noise ratio must be in [0, 1], got inf"),
+        (["--noise_ratio", "nan"], "noise ratio must be in [0, 1], got nan"),
+        (["--seed", "-1"], "must lie in [0, 4294967295]"),
+        (["--seed", "4294967295", "--seeds", "2", "--noise_ratio", "0.1"], "must lie in [0, 4294967295]"),
+        (["--batch-size", "1e3"], "expected a positive integer, got '1e3'"),
+        (["--seeds", "1000000000", "--noise_ratio", "0.1"], "--seeds must be <= 1000"),
+        (["--limit-test", "inf"], "expected a positive integer, got 'inf'"),
+        (["--k", str(10**30)], "k must be an integer >= 0 and <= 8"),
+        (["--hardware-estimate-only"], "--hardware-estimate-only needs --hardware"),
+        (["--hardware-images", "5"], "--hardware-images needs --hardware"),
+        (["--hardware", "paicore", "--hardware-estimate-only", "--noise-sweep", "0,0.1"],
+         "--noise-sweep needs the evaluation"),
+        (["--hardware", "paicore", "--hardware-estimate-only", "--hardware-images", "5"],
+         "--hardware-estimate-only simulates none"),
+        # malformed or mistyped core files: refused before any model is loaded
+        (["--hardware", write(tmp / "axons.yaml", _core(axons="abc"))], "core: axons: expected an integer, got 'abc'"),
+        (["--hardware", write(tmp / "widths.yaml", _core(weight_widths="[2, 4, eight]"))],
+         "weight_widths: expected an integer, got 'eight'"),
+        (["--hardware", write(tmp / "energy.yaml", _core(energy_per_sop_pj="cheap"))],
+         "energy_per_sop_pj: expected a finite number >= 0, got 'cheap'"),
+        (["--hardware", write(tmp / "multicast.yaml", _core(multicast="sometimes"))],
+         "multicast: expected true or false"),
+        (["--hardware", write(tmp / "grid.yaml", _core(grid="[0, 16]"))], "grid must be two positive sizes"),
+        (["--hardware", write(tmp / "core-list.yaml", "- axons\n- 256\n")], "needs 'name', 'core' and 'chip'"),
+        (["--hardware", write(tmp / "core-bad.yaml", "core: {axons: [1\n")], "is not valid YAML"),
+        (["--hardware", str(tmp / "no-such-core.yaml")], "unknown core"),
     ]
     return [([*args, "--checkpoint", str(run)], fragment) for args, fragment in cases]
+
+
+def _core(**changes):
+    """The shipped crossbar256.yaml with `key: value` lines replaced (value as YAML text)."""
+    lines = []
+    for line in (REPO / "hardware" / "cores" / "crossbar256.yaml").read_text().splitlines():
+        key = line.split(":")[0].strip()
+        lines.append(f"{line[:len(line) - len(line.lstrip())]}{key}: {changes[key]}" if key in changes else line)
+    return "\n".join(lines) + "\n"
+
+
+def model_cases(tmp):
+    """Lines that get as far as reading a model (TensorFlow loads): a damaged checkpoint file, and a
+    network that does not fit the chosen cores, found before the evaluation and the noise sweep."""
+    damaged = tmp / "damaged-model" / "model.keras"
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"PK\x03\x04 truncated")
+    shipped = str(REPO / "pretrained" / "lenet_mnist_k1B2")
+    return [
+        (["--checkpoint", str(damaged)], "model.keras is damaged (not a .keras zip archive"),
+        (["--checkpoint", str(damaged.parent)], "model.keras is damaged"),
+        (["--checkpoint", shipped, "--hardware", "crossbar256", "--noise-sweep", "0,0.1", "--seeds", "3",
+          "--output-dir", str(tmp / "no-fit")], "layer act1: axons: needs 1600 per neuron"),
+    ]
 
 
 def run_line(script, args):
@@ -148,6 +199,7 @@ def test_bad_command_lines_of_both_clis(tmp_path):
     before = snapshot(run)
     lines = [("train.py", args, fragment) for args, fragment in train_cases(run, tmp_path)]
     lines += [("evaluate_snn.py", args, fragment) for args, fragment in evaluate_cases(run, tmp_path)]
+    lines += [("evaluate_snn.py", args, fragment) for args, fragment in model_cases(tmp_path)]
     assert len(lines) >= 40
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         results = list(pool.map(lambda line: run_line(*line[:2]), lines))
@@ -161,3 +213,4 @@ def test_bad_command_lines_of_both_clis(tmp_path):
     assert not failures, f"{len(failures)} of {len(lines)} lines:\n" + "\n".join(failures)
     assert snapshot(run) == before
     assert not (tmp_path / "new-run").exists()  # a refused --resume creates no folder
+    assert not (tmp_path / "no-fit").exists()  # the cores were checked before anything was written

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from cli_utils import OneLineParser, UserError, str2bool  # noqa: F401  (UserError: re-exported)
+from cli_utils import OneLineParser, UserError, load_yaml, str2bool  # noqa: F401  (UserError, load_yaml: re-exported)
 from models import DATASETS, PRESETS
 
 
@@ -61,31 +61,6 @@ MAX_BATCH = 65_536
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 # ImageNet is only evaluated (from an ImageFolder tree, a few images at a time), never trained here.
 TRAINABLE = [name for name in DATASETS if name != "imagenet"]
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML follows YAML 1.1, where `1e-3` (no dot) is a string; YAML 1.2 and every user read it
-    as a number, so floats are resolved by the YAML 1.2 rule."""
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
-                   |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."),
-)
-# Integers keep their own resolver, which is tried first for digits-only text.
-for _first, _resolvers in _Yaml12Loader.yaml_implicit_resolvers.items():
-    _resolvers.sort(key=lambda pair: pair[0] != "tag:yaml.org,2002:int")
-
-
-def load_yaml(text):
-    """yaml.safe_load, but numbers like 1e-3 are numbers (YAML 1.2)."""
-    return yaml.load(text, Loader=_Yaml12Loader)
 
 
 def _mode(text):

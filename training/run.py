@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -32,7 +33,7 @@ from models import DATASETS, build_preset, get_preset, hidden_macs
 from models.initial_weights import draw_initial_weights
 from models.tensorlayer_npz import NpzError, import_npz
 from snn_data import load_arrays
-from cli_utils import UserError, write_json_atomic
+from cli_utils import UserError, temporary_path, write_json_atomic
 from training import distribute, inputs, runfolder
 from training.backend import tensorflow_available
 from training.config import default_output_dir, run_name
@@ -325,7 +326,7 @@ def weights_digest(model):
 
 
 def save_atomic(model, path):
-    tmp = Path(path).with_suffix(".tmp.keras")
+    tmp = temporary_path(Path(path))  # unique: two runs saving at once never share a half-written file
     model.save(tmp)
     os.replace(tmp, path)
 
@@ -401,13 +402,21 @@ def load_model_or_npz(path, preset="lenet", dataset=None, k=1, B=2, use_ternary=
 def load_model_file(path, what=None):
     """keras.models.load_model, or a UserError naming the file; `what="checkpoint"` says that a
     checkpoint train.py wrote itself is damaged (and how to go on)."""
+    if not Path(path).is_file():
+        raise UserError(f"{path} does not exist")
+    if Path(path).suffix == ".keras" and not zipfile.is_zipfile(path):
+        # keras says "File not found" for a .keras file that is not a zip archive: say what it is
+        reason = "not a .keras zip archive: truncated or overwritten"
+        if what == "checkpoint":
+            raise UserError(f"checkpoint {path} is damaged ({reason}); start again with --overwrite")
+        raise UserError(f"{path} is damaged ({reason})")
     try:
         return keras.models.load_model(path)
     except Exception as err:  # a wrong file can fail in many ways inside keras
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         if what == "checkpoint":
             raise UserError(f"checkpoint {path} is damaged ({reason}); start again with --overwrite") from None
-        raise UserError(f"{path} is not a model this project can load ({reason})") from None
+        raise UserError(f"{path} is damaged or not a model this project can load ({reason})") from None
 
 
 def infer_dataset(model):

@@ -69,3 +69,19 @@ def test_bad_noise_arguments():
         add_noise(snn, "flip", 0.1)
     with pytest.raises(ValueError, match="noise ratio must be in"):
         add_noise(snn, "encoding", 1.5)
+
+
+@pytest.mark.parametrize("kind", NOISE_MODELS)
+def test_noise_is_the_same_for_a_seed_whatever_the_batch_size(snn_and_images, kind):
+    # issue 8 item 7: an image's noise is keyed by (seed, image index), not drawn per batch
+    from evaluation.run import evaluate
+
+    snn, images = snn_and_images
+    runs = [evaluate(add_noise(snn, kind, 0.3, seed=5), images, np.zeros(len(images), int), batch, progress=False)
+            for batch in (len(images), 7)]
+    for run in runs[1:]:
+        np.testing.assert_array_equal(run["predictions"], runs[0]["predictions"])
+        assert run["report"].to_dict()["totals"] == runs[0]["report"].to_dict()["totals"]
+    other = evaluate(add_noise(snn, kind, 0.3, seed=6), images, np.zeros(len(images), int), len(images),
+                     progress=False)
+    assert other["report"].to_dict()["totals"] != runs[0]["report"].to_dict()["totals"]

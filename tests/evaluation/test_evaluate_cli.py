@@ -61,10 +61,14 @@ def test_noise_runs_are_seeded_and_reported_with_std(tmp_path, data_dir):
     assert not (tmp_path / "run" / "snn.keras").exists()
 
 
-def test_noise_sweep_writes_json_and_plot(tmp_path, data_dir):
+def test_noise_sweep_writes_json_and_plot(tmp_path, data_dir, capsys):
     assert _main(tmp_path, "--noise-sweep", "0,0.5,1", "--seeds", "2", "--limit-test", "200",
                  "--export", "False", "--data-dir", str(data_dir)) == 0
     sweep = json.loads((tmp_path / "run" / "noise_sweep.json").read_text())
+    printed = capsys.readouterr().out  # the sweep's table is printed, not only written
+    assert "noise sweep (encoding noise, 200 images)" in printed
+    for point in sweep["points"]:
+        assert f"{point['noise_ratio']:11g} {100 * point['mean']:10.2f} {100 * point['std']:7.2f}" in printed
     assert [p["noise_ratio"] for p in sweep["points"]] == [0, 0.5, 1]
     assert len(sweep["points"][0]["accuracies"]) == 1 and len(sweep["points"][1]["accuracies"]) == 2
     assert sweep["points"][2]["mean"] < 0.5  # every encoding spike deleted: chance-level guesses

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from figs.plots import plot_all
 
@@ -61,3 +62,37 @@ def test_float_reference_is_never_a_smoke_run_or_another_network(tmp_path):
         (tmp_path / name / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9, "num_test": num_test}))
     assert _float_reference("mnist", tmp_path, "lenet") == (0.9952, "float baseline (paper)")
     assert _float_reference("mnist", tmp_path, "lenet_readme")[0] == 0.9
+
+
+def test_a_run_whose_files_are_unreadable_is_left_out_and_named(tmp_path, capsys):
+    # issue 8 item 3: one damaged run must not stop the figures of the others
+    for name, summary in {"k0B1": _summary(0, 1, 0.991), "k1B2": _summary(1, 2, 0.994)}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "k0B2").mkdir()
+    (tmp_path / "k0B2" / "summary.json").write_text('{"dataset": "mnist", "k": 0, "B"')  # half-written
+    (tmp_path / "k1B4").mkdir()
+    (tmp_path / "k1B4" / "summary.json").write_bytes(b"\xff\xfe\x00binary")
+    (tmp_path / "k1B2" / "noise_sweep.json").write_text('{"points": []}')  # no noise_model
+    skipped = []
+    written = plot_all(tmp_path, float_runs=tmp_path / "no_runs", skipped=skipped)
+    assert sorted(p.name for p in written) == ["accuracy.png", "sops.png", "sparsity.png"]
+    assert [Path(s.split(":")[0]).parent.name for s in skipped] == ["k0B2", "k1B4", "k1B2"]
+    assert all("unreadable, left out of the figures" in s for s in skipped)
+    printed = capsys.readouterr().out
+    assert printed.count("skipped ") == 3 and "k0B2" in printed and "noise_sweep.json" in printed
+
+
+def test_a_configuration_is_drawn_from_its_full_calibrated_run_before_a_short_one(tmp_path):
+    from figs.plots import _one_per_configuration, load_configurations
+
+    runs = {"k1B2_limit100": {**_summary(1, 2, 0.97), "num_images": 100},
+            "k1B2_batch50": {**_summary(1, 2, 0.99), "num_images": 10000},
+            "k1B2_uncalibrated": {**_summary(1, 2, 0.98), "num_images": 10000, "calibrated": False},
+            "k0B1_limit100": {**_summary(0, 1, 0.96), "num_images": 100}}
+    for name, summary in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    chosen = _one_per_configuration(load_configurations(tmp_path))
+    assert [c["run"] for c in chosen] == ["k0B1_limit100", "k1B2_batch50"]
+    assert (plot_all(tmp_path, float_runs=tmp_path / "no_runs")[2]).name == "accuracy.png"  # mixed counts draw

@@ -47,6 +47,53 @@ def test_bad_yaml_is_one_line_hardware_error(tmp_path):
         resolve_spec(str(tmp_path / "missing.yaml"))
 
 
+def _core_file(tmp_path, **changes):
+    """crossbar256.yaml with some `key: value` lines replaced (value as YAML text)."""
+    lines = []
+    for line in (CORES_DIR / "crossbar256.yaml").read_text().splitlines():
+        key = line.split(":")[0].strip()
+        lines.append(f"{line[:len(line) - len(line.lstrip())]}{key}: {changes.pop(key)}" if key in changes else line)
+    assert not changes, changes
+    path = tmp_path / "core.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_yaml_numbers_written_with_an_exponent_are_numbers(tmp_path):
+    # issue 8 item 4: PyYAML's safe_load reads 1e-3 (YAML 1.1) as a string
+    spec = load_spec(_core_file(tmp_path, energy_per_sop_pj="1.93e-1", axons="2.56e2"))
+    assert spec.energy_per_sop_pj == pytest.approx(0.193) and spec.core.axons == 256
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"axons": "abc"}, "core: axons: expected an integer, got 'abc'"),
+    ({"axons": "256.5"}, "core: axons: expected an integer, got 256.5"),
+    ({"dendrites": "[256]"}, "core: dendrites: expected an integer, got [256]"),
+    ({"max_lcn": ".inf"}, "core: max_lcn: expected an integer, got inf"),
+    ({"combine_dendrites": "nope"}, "core: combine_dendrites: expected true or false, got 'nope'"),
+    ({"weight_widths": "[2, four, 8]"}, "core: weight_widths: expected an integer, got 'four'"),
+    ({"weight_widths": "8"}, "core: weight_widths: expected a list, got 8"),
+    ({"energy_per_sop_pj": "lots"}, "energy_per_sop_pj: expected a finite number >= 0, got 'lots'"),
+    ({"grid": "[16, x]"}, "chip: grid: expected an integer, got 'x'"),
+    ({"reserved": "[[0, 1]]"}, "chip: reserved: expected a list of [[x0, x1], [y0, y1]] rectangles"),
+    ({"max_chips": "0"}, "max_chips must be >= 1"),
+    ({"name": "[a, b]"}, "name: expected text"),
+])
+def test_mistyped_core_values_are_one_line_errors(tmp_path, changes, fragment):
+    with pytest.raises(HardwareError) as info:
+        load_spec(_core_file(tmp_path, **changes))
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_one_yaml_reader_for_configs_and_core_files():
+    import cli_utils
+    import hardware.spec
+    import training.config
+
+    assert training.config.load_yaml is cli_utils.load_yaml is hardware.spec.load_yaml
+    assert cli_utils.load_yaml("a: 1e-3\nb: 7\nc: 1.5\nd: '1e-3'\n") == {"a": 0.001, "b": 7, "c": 1.5, "d": "1e-3"}
+
+
 def _plans(snn, spec):
     net = extract(snn)
     return net, partition(net, spec, tables=False)[0]

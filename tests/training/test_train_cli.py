@@ -134,7 +134,7 @@ def test_inference_rejects_a_file_that_is_not_a_model(tmp_path, data_dir, capsys
     bogus = tmp_path / "model.keras"
     bogus.write_bytes(b"not a zip")
     assert train.main(["--mode", "inference", "--checkpoint", str(bogus), "--data-dir", str(data_dir)]) == 2
-    assert "is not a model this project can load" in capsys.readouterr().err
+    assert "model.keras is damaged (not a .keras zip archive" in capsys.readouterr().err
 
 
 def test_seed_command_line_trains(tmp_path, data_dir):
