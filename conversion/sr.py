@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from conversion.chain import (INTEGER_KERNELS, ConversionError, Converter, ann_counts, convert_chain,
+from conversion.chain import (ConversionError, Converter, ann_counts, convert_chain,
                               integer_kernel, plain_reason)
+# The encoder and the synapse checks are scatter-and-gather's: the same ANNs, the same rules.
+from conversion.sg import _check_float_conv, _check_quant_synapse, _encoding_conv  # noqa: F401
 from conversion.sr_fit import FitError, fit_progression
 from conversion.thresholds import bn_parameters, fold
 from layers.base import FLOAT32_EXACT
@@ -65,24 +67,6 @@ def convert_sr(model, return_report=False, calibrate=True):
 
 
 # --------------------------------------------------------------------------------- converters
-
-
-def _check_float_conv(layer, pos, options):
-    if not pos.first_synapse:
-        return "a float conv can only be the encoding (first) layer; hidden layers need integer weights"
-    return plain_reason(layer, "the encoding conv")
-
-
-def _encoding_conv(layer, state):
-    state.synapse, state.bn = layer, None
-
-
-def _check_quant_synapse(layer, pos, options):
-    if pos.first_synapse:
-        return "the encoding layer must be a float keras Conv2D"
-    if layer.kernel_quantizer not in INTEGER_KERNELS:
-        return f"kernel_quantizer {layer.kernel_quantizer!r} has no integer weights; needs one of {INTEGER_KERNELS}"
-    return None
 
 
 def _hidden_synapse(layer, state):
