@@ -26,6 +26,17 @@ DEFAULTS = {
     "batch_size": 128,
     "learning_rate": 2e-3,
     "seed": 0,
+    # optimizer and schedule (docs/training.md §7); the defaults are the project's Adam + cosine
+    "optimizer": "adam",
+    "momentum": 0.9,  # sgd only
+    "beta_1": 0.9,  # adam only
+    "beta_2": 0.999,
+    "lr_schedule": "cosine",
+    "lr_milestones": None,  # step: epochs after which the rate is multiplied by lr_decay
+    "lr_step_every": None,  # step: ... or every this many epochs
+    "lr_decay": 0.1,
+    "weight_decay": 0.0,  # PyTorch's coupled L2
+    "weight_decay_until": None,  # epochs with weight decay (None: all)
     "data_dir": None,
     "output_dir": None,  # runs/<model>_<dataset>_k<k>B<B>
     "resume": False,
@@ -47,6 +58,8 @@ DEFAULTS = {
     "process_id": 0,
 }
 BACKENDS = ("tensorflow", "jax")
+OPTIMIZERS = ("adam", "sgd")  # training/optimizers.py builds them (Keras is not imported here)
+SCHEDULES = ("cosine", "step")
 DISTRIBUTE = ("none", "data-parallel")
 # YAML keys that describe an experiment but are not options (e.g. the paper's figure).
 METADATA_KEYS = {"paper", "description"}
@@ -88,6 +101,7 @@ def build_parser():
     p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, help="default 128")
     p.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=float,
                    help="peak Adam learning rate of the warm-up + cosine schedule (default 2e-3)")
+    _add_optimizer_flags(p)
     p.add_argument("--seed", type=int, help=f"random seed, 0..{MAX_SEED} (default 0)")
     p.add_argument("--data-dir", "--data_dir", dest="data_dir",
                    help="folder with the official dataset files (default $SNN_DATA_DIR, else download)")
@@ -127,6 +141,34 @@ def build_parser():
     p.add_argument("--process-id", "--process_id", dest="process_id", type=int,
                    help="this process's index, 0..num-processes-1 (0 writes the run folder)")
     return p
+
+
+def _add_optimizer_flags(p):
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="adam (default) or sgd")
+    p.add_argument("--momentum", type=float, help="sgd momentum (default 0.9)")
+    p.add_argument("--beta-1", "--beta_1", dest="beta_1", type=float, help="adam beta_1 (default 0.9)")
+    p.add_argument("--beta-2", "--beta_2", dest="beta_2", type=float, help="adam beta_2 (default 0.999)")
+    p.add_argument("--lr-schedule", "--lr_schedule", dest="lr_schedule", choices=SCHEDULES,
+                   help="cosine (default: warm-up + cosine decay) or step (constant, times --lr-decay "
+                   "at --lr-milestones or every --lr-step-every epochs)")
+    p.add_argument("--lr-milestones", "--lr_milestones", dest="lr_milestones", type=_int_list,
+                   help="step schedule: comma-separated epochs after which the rate is multiplied by "
+                   "--lr-decay (torch MultiStepLR), e.g. 81,122")
+    p.add_argument("--lr-step-every", "--lr_step_every", dest="lr_step_every", type=int,
+                   help="step schedule: multiply the rate by --lr-decay every N epochs (torch StepLR)")
+    p.add_argument("--lr-decay", "--lr_decay", dest="lr_decay", type=float,
+                   help="step schedule's factor (default 0.1)")
+    p.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=float,
+                   help="coupled L2 as PyTorch's weight_decay: wd * w added to the gradient (default 0)")
+    p.add_argument("--weight-decay-until", "--weight_decay_until", dest="weight_decay_until", type=int,
+                   help="apply weight decay during the first N epochs only (default: all)")
+
+
+def _int_list(text):
+    try:
+        return [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def _presets_and_configs():
@@ -189,6 +231,11 @@ def read_config_file(path):
                 options[name] = convert(options[name])
             except argparse.ArgumentTypeError as err:
                 raise UserError(f"config file {path}: {name}: {err}") from None
+    if isinstance(options.get("lr_milestones"), str):  # "81,122" as on the command line
+        try:
+            options["lr_milestones"] = _int_list(options["lr_milestones"])
+        except argparse.ArgumentTypeError as err:
+            raise UserError(f"config file {path}: lr_milestones: {err}") from None
     return options
 
 
@@ -204,8 +251,8 @@ def _shipped_config(path):
 
 
 def validate(options):
-    for name in ("model", "dataset", "data_dir", "output_dir", "checkpoint", "export", "save_keras",
-                 "backend", "coordinator"):
+    for name in ("model", "dataset", "optimizer", "lr_schedule", "data_dir", "output_dir", "checkpoint",
+                 "export", "save_keras", "backend", "coordinator"):
         value = options[name]
         if value is not None and not isinstance(value, str):
             raise UserError(f"{name} must be a string, got {value!r}")
@@ -224,8 +271,42 @@ def validate(options):
     if levels > MAX_LEVELS:
         raise UserError(f"2^k * B = {int(levels)} spike levels; at most {MAX_LEVELS} (each ANN neuron "
                         f"becomes that many spiking sub-neurons): lower k or B")
+    _check_optimizer(options)
     _check_mode_flags(options)
     _check_distribution(options)
+
+
+def _check_optimizer(options):
+    """The optimizer and schedule keys: choices (a YAML file may hold anything), ranges, and no key
+    that the chosen schedule would ignore."""
+    o = options
+    if o["optimizer"] not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {o['optimizer']!r}; valid: {', '.join(OPTIMIZERS)}")
+    if o["lr_schedule"] not in SCHEDULES:
+        raise UserError(f"unknown lr schedule {o['lr_schedule']!r}; valid: {', '.join(SCHEDULES)}")
+    checks = [
+        (_is_finite(o["momentum"]) and 0 <= o["momentum"] < 1, f"momentum must be in [0, 1), got {o['momentum']!r}"),
+        (_is_finite(o["beta_1"]) and 0 <= o["beta_1"] < 1, f"beta_1 must be in [0, 1), got {o['beta_1']!r}"),
+        (_is_finite(o["beta_2"]) and 0 <= o["beta_2"] < 1, f"beta_2 must be in [0, 1), got {o['beta_2']!r}"),
+        (_is_finite(o["lr_decay"]) and 0 < o["lr_decay"] <= 1, f"lr decay must be in (0, 1], got {o['lr_decay']!r}"),
+        (_is_finite(o["weight_decay"]) and 0 <= o["weight_decay"] < 1,
+         f"weight decay must be a number in [0, 1), got {o['weight_decay']!r}"),
+        (o["weight_decay_until"] is None or (_is_int(o["weight_decay_until"]) and o["weight_decay_until"] >= 1),
+         f"weight decay until must be an epoch count >= 1, got {o['weight_decay_until']!r}"),
+        (o["lr_step_every"] is None or (_is_int(o["lr_step_every"]) and o["lr_step_every"] >= 1),
+         f"lr step every must be an integer >= 1, got {o['lr_step_every']!r}"),
+        (o["lr_milestones"] is None or (isinstance(o["lr_milestones"], list) and len(o["lr_milestones"]) > 0
+                                        and all(_is_int(m) and 1 <= m < o["epochs"] for m in o["lr_milestones"])),
+         f"lr milestones must be a list of epochs in [1, epochs - 1], got {o['lr_milestones']!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    step_keys = [name for name in ("lr_milestones", "lr_step_every") if o[name] is not None]
+    if o["lr_schedule"] == "step" and len(step_keys) != 1:
+        raise UserError("the step schedule needs exactly one of --lr-milestones and --lr-step-every")
+    if o["lr_schedule"] == "cosine" and step_keys:
+        raise UserError(f"--{step_keys[0].replace('_', '-')} is for --lr-schedule step")
 
 
 def _check_distribution(options):

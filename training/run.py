@@ -34,7 +34,7 @@ from models.initial_weights import draw_initial_weights
 from models.tensorlayer_npz import NpzError, import_npz
 from snn_data import load_arrays
 from cli_utils import UserError, temporary_path, write_json_atomic
-from training import distribute, inputs, runfolder
+from training import distribute, inputs, optimizers, runfolder
 from training.backend import tensorflow_available
 from training.config import default_output_dir, run_name
 from training.inputs import EVAL_BATCH  # noqa: F401  (evaluation/run.py's batch size)
@@ -111,9 +111,7 @@ def _train(model, options, out, start_epoch, train, test, placement, feed):
     )
     log.info("backend %s; %s", placement.backend, "; ".join(placement.notes) or "one device")
     steps = feed.steps_per_epoch(len(train_x), options["batch_size"])
-    warmup = _warmup_steps(options["epochs"], steps)
-    log.info("learning rate: %d warm-up steps to %g, then cosine decay to 0 over %d steps", warmup,
-             options["learning_rate"], options["epochs"] * steps - warmup)
+    log.info("%s", _schedule_line(options, steps))
     verbose = 1 if sys.stdout.isatty() else 2
     callbacks = [StopOnNonFiniteLoss(), *_tensorboard(out, placement)]
     started = time.time()
@@ -140,6 +138,23 @@ def _train(model, options, out, start_epoch, train, test, placement, feed):
         log.info("epoch %d/%d: loss %.4f, test accuracy %.4f (%.1f s)", epoch + 1, options["epochs"],
                  row["loss"], test_acc, row["seconds"])
     return _finish(model, options, out, (test_x, test_y), len(train_x), time.time() - started, placement, feed)
+
+
+def _schedule_line(options, steps):
+    """The optimizer and learning-rate schedule for train.log."""
+    head = (f"sgd, momentum {options['momentum']:g}" if options["optimizer"] == "sgd"
+            else f"adam, betas ({options['beta_1']:g}, {options['beta_2']:g})")
+    if options["weight_decay"]:
+        until = options["weight_decay_until"]
+        head += f", coupled L2 weight decay {options['weight_decay']:g}" + (
+            f" during the first {until} epochs" if until else "")
+    if options["lr_schedule"] == "step":
+        milestones = optimizers.decay_epochs(options)
+        return (f"{head}; learning rate {options['learning_rate']:g}, times {options['lr_decay']:g} "
+                f"from epochs {', '.join(str(m + 1) for m in milestones) or '(none)'}")
+    warmup = optimizers.warmup_steps(options["epochs"], steps)
+    return (f"{head}; learning rate: {warmup} warm-up steps to {options['learning_rate']:g}, then cosine "
+            f"decay to 0 over {options['epochs'] * steps - warmup} steps")
 
 
 def _tensorboard(out, placement):
@@ -191,25 +206,11 @@ def _resume_or_build(options, plan, steps_per_epoch, placement):
                              synchronized_bn=placement.strategy is not None)
         draw_initial_weights(model, options["seed"])  # one seed, one network, on either backend
         model.compile(
-            optimizer=keras.optimizers.Adam(_schedule(options, steps_per_epoch)),
+            optimizer=optimizers.make_optimizer(options, steps_per_epoch),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
     return model, 0
-
-
-def _schedule(options, steps_per_epoch):
-    """Linear warm-up to the peak rate, then cosine decay to zero. The warm-up is one epoch, but at
-    most a tenth of the training, so a short smoke run spends most of its steps at a useful rate."""
-    total = options["epochs"] * steps_per_epoch
-    warmup = _warmup_steps(options["epochs"], steps_per_epoch)
-    return keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=total - warmup, warmup_target=options["learning_rate"], warmup_steps=warmup
-    )
-
-
-def _warmup_steps(epochs, steps_per_epoch):
-    return min(steps_per_epoch, epochs * steps_per_epoch // 10)
 
 
 def _save_checkpoint(model, folder, completed_epochs, options, placement):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snn_data.sources import SOURCES, dataset_file, resolve_data_dir
-from training.config import UserError, default_output_dir
+from training.config import DEFAULTS, UserError, default_output_dir
 
 # The files a training run writes; --overwrite deletes these and nothing else.
 RUN_FILES = ("train.log", "history.csv", "metrics.json", "model.keras", "model.export", "checkpoint",
@@ -21,7 +21,9 @@ RUN_FILES = ("train.log", "history.csv", "metrics.json", "model.keras", "model.e
 # run must not change them (the schedule's length is fixed when the optimizer is built, and the
 # per-epoch and final test accuracies must be of one test set).
 IDENTITY = ("model", "dataset", "k", "B", "use_ternary", "train_noise", "epochs", "batch_size",
-            "learning_rate", "seed", "augment", "limit_train", "limit_test")
+            "learning_rate", "seed", "augment", "limit_train", "limit_test", "optimizer", "momentum",
+            "beta_1", "beta_2", "lr_schedule", "lr_milestones", "lr_step_every", "lr_decay",
+            "weight_decay", "weight_decay_until")
 
 
 @dataclass
@@ -43,6 +45,9 @@ def output_dir(options):
 def plan_training(options):
     """The Plan for `options`, or a UserError naming what is wrong and what to do instead."""
     options = {**options, "dataset": options["dataset"] or _preset_dataset(options["model"])}
+    if options["dataset"] == "imagenet":  # the readers decode ImageNet JPEGs for evaluation, a few at a time
+        raise UserError(f"{options['model']} is an ImageNet model: train.py does not train on ImageNet "
+                        f"(its configs record the seed's recipe; evaluate_snn.py evaluates ImageNet)")
     out = output_dir(options)
     check_writable(out)
     state, metrics = read_state(out), read_metrics(out)
@@ -59,9 +64,11 @@ def _plan_resume(options, out, state, metrics):
         raise UserError(f"nothing to resume in {out}: it has no checkpoint/state.json (no completed "
                         f"epoch); run without --resume to start a new run")
     for key in IDENTITY:
-        if state["options"].get(key) != options[key]:
+        # a run started before a key existed ran with that key's default
+        started = state["options"].get(key, DEFAULTS[key])
+        if started != options[key]:
             raise UserError(
-                f"cannot resume {out}: it was started with {key}={state['options'].get(key)!r}, "
+                f"cannot resume {out}: it was started with {key}={started!r}, "
                 f"not {options[key]!r} (start a new run in another --output-dir to change it)"
             )
     if not (out / "checkpoint" / "last.keras").is_file():
