@@ -12,14 +12,16 @@ from snn_data.augment import MNIST_SHIFT, epoch_order, shift_offsets
 from snn_data.sources import CIFAR_CROP
 
 
-def train_dataset(images, labels, batch_size, dataset, seed, epoch, augment=True):
-    """One epoch of shuffled, augmented training batches."""
+def train_dataset(images, labels, batch_size, dataset, seed, epoch, augment=True, seed_style=False):
+    """One epoch of shuffled, augmented training batches; `seed_style`: CIFAR images keep their 32 x 32
+    and get the binary-SNN seed's augmentation (the rate-coded presets)."""
     order, seeds = epoch_order(len(images), seed, epoch)
     ds = tf.data.Dataset.from_tensor_slices((images[order], labels[order], seeds))
     if dataset == "mnist":
         ds = ds.batch(batch_size).map(_mnist_train_batch(augment), num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        ds = ds.map(_cifar_train_example(augment), num_parallel_calls=tf.data.AUTOTUNE)
+        example = _seed_cifar_train_example if seed_style else _cifar_train_example
+        ds = ds.map(example(augment), num_parallel_calls=tf.data.AUTOTUNE)
         ds = ds.batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -66,5 +68,21 @@ def _cifar_train_example(augment):
         image = tf.image.stateless_random_brightness(image, 63.0, seed=seeds[2])
         image = tf.image.stateless_random_contrast(image, 0.2, 1.8, seed=seeds[3])
         return image, label
+
+    return transform
+
+
+def _seed_cifar_train_example(augment):
+    """The binary-SNN seed's training augmentation (torchvision RandomCrop(32, padding=4) with black
+    padding, RandomHorizontalFlip): docs/training.md §7."""
+
+    def transform(image, label, seed):
+        image = tf.cast(image, tf.float32)
+        if not augment:
+            return image, label
+        seeds = tf.random.experimental.stateless_split(seed, num=2)
+        padded = tf.pad(image, [[4, 4], [4, 4], [0, 0]])
+        image = tf.image.stateless_random_crop(padded, tf.shape(image), seed=seeds[0])
+        return tf.image.stateless_random_flip_left_right(image, seed=seeds[1]), label
 
     return transform

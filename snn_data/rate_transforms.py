@@ -65,7 +65,8 @@ def image_folder(root, split):
     """[(path, class index)] of `<root>/<split>/<class>/*` and the sorted class names."""
     folder = Path(root) / split
     if not folder.is_dir():
-        raise DataError(f"missing ImageNet folder {folder} (expected {folder}/<wnid>/<image>.JPEG)")
+        raise DataError(f"missing ImageNet folder {folder} (expected {folder}/<wnid>/<image>.JPEG, or a folder "
+                        f"with ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar for tensorflow-datasets)")
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{folder} holds no class folders")

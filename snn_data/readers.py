@@ -48,9 +48,14 @@ def imagenet_root(directory):
 
 def read_imagenet(split, directory, limit=None):
     """ImageNet from an ImageFolder tree: test = val/ with the seed's evaluation transform, train =
-    train/ with its calibration transform (snn_data.rate_transforms)."""
+    train/ with its calibration transform (snn_data.rate_transforms); or, from a folder of the
+    ILSVRC2012 archives, through tensorflow-datasets (snn_data.tfds_imagenet)."""
     from snn_data.rate_transforms import read_image_folder
+    from snn_data.tfds_imagenet import is_manual_dir, read_tfds_imagenet
 
+    for candidate in (directory / "imagenet", directory):
+        if candidate.is_dir() and is_manual_dir(candidate):
+            return read_tfds_imagenet(split, candidate, limit)
     return read_image_folder(imagenet_root(directory), "val" if split == "test" else "train", limit=limit)
 
 

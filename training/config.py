@@ -296,8 +296,8 @@ def _check_optimizer(options):
         (o["lr_step_every"] is None or (_is_int(o["lr_step_every"]) and o["lr_step_every"] >= 1),
          f"lr step every must be an integer >= 1, got {o['lr_step_every']!r}"),
         (o["lr_milestones"] is None or (isinstance(o["lr_milestones"], list) and len(o["lr_milestones"]) > 0
-                                        and all(_is_int(m) and 1 <= m < o["epochs"] for m in o["lr_milestones"])),
-         f"lr milestones must be a list of epochs in [1, epochs - 1], got {o['lr_milestones']!r}"),
+                                        and all(_is_int(m) and m >= 1 for m in o["lr_milestones"])),
+         f"lr milestones must be a list of epochs >= 1, got {o['lr_milestones']!r}"),
     ]
     for ok, message in checks:
         if not ok:

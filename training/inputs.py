@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from cli_utils import UserError
+
 EVAL_BATCH = 1000
 
 
@@ -24,7 +26,7 @@ class TfInputs:
         from snn_data.pipelines import train_dataset
 
         return train_dataset(images, labels, options["batch_size"], options["dataset"], options["seed"], epoch,
-                             augment=options["augment"])
+                             augment=options["augment"], seed_style=seed_style_augmentation(options))
 
     def evaluate(self, model, images, labels):
         from snn_data.pipelines import eval_dataset
@@ -36,6 +38,14 @@ class TfInputs:
         from snn_data.pipelines import eval_dataset
 
         return model.predict(eval_dataset(images, np.zeros(len(images), np.int64), EVAL_BATCH), verbose=0)
+
+
+def seed_style_augmentation(options):
+    """The rate-coded presets (vgg15ab on CIFAR-100) take whole 32 x 32 images and train with the
+    binary-SNN seed's crop-and-flip (docs/training.md §7)."""
+    from models import get_preset
+
+    return options["dataset"] != "mnist" and get_preset(options["model"]).quantization in ("xnor", "rate_float")
 
 
 class NumpyInputs:
@@ -50,6 +60,9 @@ class NumpyInputs:
     def train(self, images, labels, options, epoch):
         from snn_data.batches import TrainBatches
 
+        if seed_style_augmentation(options):
+            raise UserError(f"{options['model']} on {options['dataset']} trains on TensorFlow only (the seed's "
+                            f"crop-and-flip is in the tf.data pipeline, not yet in the numpy one)")
         workers = 1 if options["dataset"] == "mnist" else 4  # CIFAR's per-image work is worth threads
         return TrainBatches(images, labels, options["batch_size"], options["dataset"], options["seed"], epoch,
                             augment=options["augment"], multiple=self.placement.devices,

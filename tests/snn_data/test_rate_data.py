@@ -76,3 +76,20 @@ def test_seed_cifar_augmentation():
     zero_rows = [(out[i] == 0).all(axis=(1, 2)).any() or (out[i] == 0).all(axis=(0, 2)).any() for i in range(400)]
     assert 350 < sum(zero_rows) < 400  # 80 of the 81 offsets reach into the black padding
     assert any(np.array_equal(out[i], images[i, :, ::-1]) for i in range(400))  # flipped, not shifted
+
+
+def test_seed_style_training_batches_keep_32x32_and_crop_from_black_padding():
+    """vgg15ab's CIFAR training augmentation (docs/training.md §7): RandomCrop(32, padding 4) and flips."""
+    from snn_data.pipelines import train_dataset
+
+    images = np.full((64, 32, 32, 3), 200, np.uint8)
+    batch, _ = next(iter(train_dataset(images, np.zeros(64, np.int64), 64, "cifar100", seed=0, epoch=0,
+                                       seed_style=True)))
+    batch = batch.numpy()
+    assert batch.shape == (64, 32, 32, 3)
+    black = (batch == 0).all(axis=3)
+    assert black.any() and (batch[~black] == 200).all()  # shifted images, never rescaled
+    assert black.reshape(64, -1).sum(axis=1).max() <= 32 * 32 - 24 * 24  # at most 4 rows and 4 columns
+    plain, _ = next(iter(train_dataset(images, np.zeros(64, np.int64), 64, "cifar100", seed=0, epoch=0,
+                                       augment=False, seed_style=True)))
+    assert plain.shape == (64, 32, 32, 3) and (plain.numpy() == 200).all()

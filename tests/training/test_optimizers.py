@@ -127,7 +127,7 @@ def test_no_weight_decay_builds_keras_own_optimizer():
     (["--lr-schedule", "step"], "needs exactly one of --lr-milestones and --lr-step-every"),
     (["--lr-milestones", "5"], "--lr-milestones is for --lr-schedule step"),
     (["--lr-schedule", "step", "--lr-milestones", "5,x"], "expected comma-separated integers"),
-    (["--lr-schedule", "step", "--lr-milestones", "30", "--epochs", "20"], "lr milestones must be a list"),
+    (["--lr-schedule", "step", "--lr-milestones", "0,30"], "lr milestones must be a list of epochs >= 1"),
     (["--lr-schedule", "step", "--lr-step-every", "10", "--lr-decay", "0"], "lr decay must be in (0, 1]"),
 ])
 def test_bad_values_raise_user_errors(argv, fragment, capsys):

@@ -167,9 +167,11 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tmp_path,
 
 
 def test_a_one_epoch_run_warms_up_in_a_tenth_of_its_steps():
-    schedule = training_run._schedule({"epochs": 1, "learning_rate": 1e-3}, 100)
+    from training.optimizers import make_schedule
+
+    schedule = make_schedule({"epochs": 1, "learning_rate": 1e-3, "lr_schedule": "cosine"}, 100)
     assert float(schedule(10)) == pytest.approx(1e-3)
     assert float(schedule(5)) == pytest.approx(5e-4)
     # 20 epochs: one epoch of warm-up, as before
-    schedule = training_run._schedule({"epochs": 20, "learning_rate": 1e-3}, 100)
+    schedule = make_schedule({"epochs": 20, "learning_rate": 1e-3, "lr_schedule": "cosine"}, 100)
     assert float(schedule(50)) == pytest.approx(5e-4) and float(schedule(100)) == pytest.approx(1e-3)
