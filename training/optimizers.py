@@ -79,8 +79,8 @@ def make_optimizer(options, steps_per_epoch):
 class _CoupledL2:
     """Adds `l2 * w` to every gradient while the step counter is below `l2_until_step` (-1: always).
 
-    A mix-in before a Keras optimizer: `apply` is where model.fit hands over the gradients on every
-    backend, and the step counter (`iterations`) is the optimizer's own, so a resumed run stops the
+    A mix-in before a Keras optimizer: `apply` is where model.fit's gradients arrive on every
+    backend (TensorFlow through apply_gradients, JAX through stateless_apply), and the step counter (`iterations`) is the optimizer's own, so a resumed run stops the
     decay at the same step as an uninterrupted one.
     """
 
@@ -90,16 +90,18 @@ class _CoupledL2:
         self.l2_until_step = int(l2_until_step)
 
     def apply(self, grads, trainable_variables=None):
-        if self.l2 and trainable_variables is not None:
+        if self.l2:
+            # JAX's trainer calls apply(grads) alone, inside a stateless scope that maps the built
+            # variables to their current values; TensorFlow's passes the variables
+            weights = self._trainable_variables if trainable_variables is None else list(trainable_variables)
             factor = self._l2_factor()
-            grads = [g if g is None else g + ops.cast(factor, g.dtype) * v
-                     for g, v in zip(grads, trainable_variables)]
+            grads = [g if g is None else g + ops.cast(factor, g.dtype) * v for g, v in zip(grads, weights)]
         return super().apply(grads, trainable_variables)
 
     def _l2_factor(self):
         if self.l2_until_step < 0:
             return ops.convert_to_tensor(self.l2)
-        active = ops.less(ops.cast(self.iterations, "int64"), self.l2_until_step)
+        active = ops.less(self.iterations, self.l2_until_step)
         return ops.where(active, self.l2, 0.0)
 
     def get_config(self):

@@ -159,3 +159,48 @@ def test_train_py_refuses_a_bad_value_in_one_line_and_imagenet_training():
                                 text=True, timeout=120, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_model_fit_applies_the_decay_for_the_set_epochs_only():
+    """Through model.fit (apply_gradients): zero data, so only the L2 term moves the kernel, by
+    (1 - lr * wd) per step during epoch 1 (2 steps), then not at all."""
+    import keras
+
+    from training.optimizers import make_optimizer
+
+    options = parse_config(["--optimizer", "sgd", "--momentum", "0", "--lr-schedule", "step", "--lr-step-every",
+                            "100", "--learning-rate", "0.1", "--weight-decay", "0.5", "--weight-decay-until", "1",
+                            "--epochs", "3"])
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    model.compile(optimizer=make_optimizer(options, steps_per_epoch=2), loss="mse")
+    x, y = np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32")
+    kernels = []
+    for _ in range(3):
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
+        kernels.append(float(model.get_weights()[0][0, 0]))
+    assert kernels == pytest.approx([0.95 ** 2] * 3)
+
+
+JAX_FIT = """
+import numpy as np, keras
+from training.config import parse_config
+from training.optimizers import make_optimizer
+o = parse_config(["--optimizer", "sgd", "--momentum", "0", "--lr-schedule", "step", "--lr-step-every", "100",
+                  "--learning-rate", "0.1", "--weight-decay", "0.5", "--weight-decay-until", "1", "--epochs", "3"])
+m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+m.compile(optimizer=make_optimizer(o, 2), loss="mse")
+for _ in range(3):
+    m.fit(np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32"), batch_size=2, epochs=1, verbose=0, shuffle=False)
+    print(float(m.get_weights()[0][0, 0]))
+"""
+
+
+def test_jax_fit_applies_the_decay_too():
+    """JAX's trainer calls the optimizer through stateless_apply (no variables passed to apply)."""
+    import os
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", JAX_FIT], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [float(v) for v in result.stdout.split()] == pytest.approx([0.95 ** 2] * 3)
