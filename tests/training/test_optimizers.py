@@ -204,3 +204,30 @@ def test_jax_fit_applies_the_decay_too():
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert [float(v) for v in result.stdout.split()] == pytest.approx([0.95 ** 2] * 3)
+
+
+NEW_KEYS = ("optimizer", "momentum", "beta_1", "beta_2", "lr_schedule", "lr_milestones", "lr_step_every",
+            "lr_decay", "weight_decay", "weight_decay_until")
+
+
+def _old_run(tmp_path):
+    """A run folder whose state.json predates the optimizer keys (one completed epoch of two)."""
+    import json
+
+    out = tmp_path / "run"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "last.keras").write_bytes(b"PK")
+    options = {key: value for key, value in parse_config(["--epochs", "2"]).items() if key not in NEW_KEYS}
+    options["dataset"] = "mnist"
+    (out / "checkpoint" / "state.json").write_text(json.dumps({"completed_epochs": 1, "options": options}))
+    return out
+
+
+def test_a_run_from_before_the_keys_resumes_with_their_defaults_and_refuses_a_change(tmp_path):
+    from training.runfolder import plan_training
+
+    out = _old_run(tmp_path)
+    base = ["--epochs", "2", "--output-dir", str(out), "--resume", "True"]
+    assert plan_training(parse_config(base)).action == "resume"
+    with pytest.raises(UserError, match="it was started with weight_decay=0.0, not 0.0001"):
+        plan_training(parse_config([*base, "--weight-decay", "1e-4"]))
