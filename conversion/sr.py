@@ -22,15 +22,15 @@ import keras
 import numpy as np
 
 from conversion.chain import (ConversionError, Converter, ann_counts, convert_chain,
-                              integer_kernel, plain_reason)
-# The encoder and the synapse checks are scatter-and-gather's: the same ANNs, the same rules.
-from conversion.sg import _check_float_conv, _check_quant_synapse, _encoding_conv  # noqa: F401
+                              integer_kernel)
+# The encoder, the synapse checks and the readout are scatter-and-gather's: the same ANNs, the same rules.
+from conversion.sg import _check_classifier, _check_float_conv, _check_quant_synapse, _classifier, _encoding_conv
 from conversion.sr_fit import FitError, fit_progression
 from conversion.thresholds import bn_parameters, fold
 from layers.base import FLOAT32_EXACT
 from layers.dynamic import BurstEncoding
 from layers.quantized import QuantActivation, QuantConv2D, QuantDense
-from layers.spiking import SpikingConv2D, SpikingDense, SpikingReadout
+from layers.spiking import SpikingConv2D, SpikingDense
 from layers.store_release import StoreReleaseNeuron
 
 KERNEL_MAX = 127  # the synapse's int8 kernel: |scale * w| <= 127
@@ -159,20 +159,6 @@ def _spacing(bn, channels, k_out, scale_in):
 def signed_bits(lo, hi):
     """Bits of the two's-complement integer holding lo..hi."""
     return max((-int(lo) - 1).bit_length() if lo < 0 else 0, max(int(hi), 0).bit_length()) + 1
-
-
-def _check_classifier(layer, pos, options):
-    if not pos.is_last:
-        return "a float Dense can only be the classifier (last layer); hidden layers need integer weights"
-    return plain_reason(layer, "the classifier")
-
-
-def _classifier(layer, state):
-    if not state.spiking:
-        raise ConversionError(f"{layer.name}: the classifier needs spiking input")
-    readout = SpikingReadout(layer.units, name=layer.name)
-    state.x = readout(state.x)
-    readout.kernel.assign(layer.kernel.numpy())
 
 
 CONVERTERS = {  # the structural ones (input, preprocessing, Flatten, BN) come from conversion.chain
