@@ -17,8 +17,10 @@ under unique temporary names and renamed, so two runs writing one folder at once
 """
 import json
 import os
+import random
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from cli_utils import write_json_atomic
@@ -110,7 +112,7 @@ def replace_folder(built, target):
     """Put the folder `built` in place of `target` (a rename), moving an existing `target` aside
     first; tolerant of another run doing the same at the same time."""
     built, target = Path(built), Path(target)
-    for _ in range(10):
+    for attempt in range(200):
         try:
             os.replace(built, target)  # succeeds when target is absent (or an empty folder)
             return target
@@ -121,6 +123,8 @@ def replace_folder(built, target):
             except FileNotFoundError:
                 pass  # another run moved it away in between
             shutil.rmtree(aside, ignore_errors=True)
+            # Writers that keep landing in each other's window back off by a random pause.
+            time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
     os.replace(built, target)
     return target
 
