@@ -8,7 +8,9 @@ the ratio quantized / float on each backend, and JAX / TensorFlow for the quanti
 
     python bench/train_speed.py [--steps 100] [--rounds 5] [--batch-size 128] [--backend both]
 
-Each backend runs in its own process (Keras picks its backend at import). Uses real MNIST when a
+Each backend runs in its own process (Keras picks its backend at import). The JAX process runs
+with the XLA flags train.py sets for JAX (training/backend.py: JAX_XLA_FLAGS); `--backend all`
+adds a third process, JAX with XLA's own defaults, to show what those flags change. Uses real MNIST when a
 data directory is given (--data-dir or $SNN_DATA_DIR), else random images (the cost of a step
 does not depend on the pixel values).
 """
@@ -30,13 +32,19 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--data-dir")
-    parser.add_argument("--backend", choices=("both", "tensorflow", "jax"), default="both")
+    parser.add_argument("--backend", choices=("both", "all", "tensorflow", "jax", "jax-xla-defaults"), default="both",
+                        help="both: tensorflow and jax; all: also jax-xla-defaults (JAX without the project's XLA flags)")
     parser.add_argument("--json", action="store_true", help="print one JSON line (used by --backend both)")
     args = parser.parse_args()
-    if args.backend == "both":
-        results = {name: _in_subprocess(name, args) for name in ("tensorflow", "jax")}
+    if args.backend in ("both", "all"):
+        names = ("tensorflow", "jax") + (("jax-xla-defaults",) if args.backend == "all" else ())
+        results = {name: _in_subprocess(name, args) for name in names}
     else:
-        os.environ["KERAS_BACKEND"] = args.backend
+        os.environ["KERAS_BACKEND"] = "tensorflow" if args.backend == "tensorflow" else "jax"
+        if args.backend == "jax":  # before JAX starts (the subprocesses of `both` have them already)
+            from training.backend import add_jax_xla_flags
+
+            add_jax_xla_flags(os.environ)
         results = {args.backend: measure(args)}
         if args.json:
             print(json.dumps(results[args.backend]))
@@ -44,15 +52,20 @@ def main():
     report(results, args)
 
 
-def _in_subprocess(backend, args):
-    command = [sys.executable, __file__, "--backend", backend, "--json", "--steps", str(args.steps),
+def _in_subprocess(name, args):
+    command = [sys.executable, __file__, "--backend", name, "--json", "--steps", str(args.steps),
                "--rounds", str(args.rounds), "--batch-size", str(args.batch_size)]
     if args.data_dir:
         command += ["--data-dir", args.data_dir]
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("XLA_FLAGS", None)  # each run gets the flags its name says, not this shell's
+    if name == "jax":
+        from training.backend import add_jax_xla_flags
+
+        add_jax_xla_flags(env)
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        sys.exit(f"the {backend} run failed:\n{result.stderr[-3000:]}")
+        sys.exit(f"the {name} run failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -76,18 +89,23 @@ def measure(args):
             start = time.perf_counter()
             model.fit(data, epochs=1, verbose=0, shuffle=False)
             times[name].append((time.perf_counter() - start) / args.steps)
-    return {name: float(np.median(values)) for name, values in times.items()} | {"keras": keras.__version__}
+    return ({name: float(np.median(values)) for name, values in times.items()}
+            | {"keras": keras.__version__, "xla_flags": os.environ.get("XLA_FLAGS", "")})
 
 
 def report(results, args):
     for backend, median in results.items():
+        flags = f" (XLA_FLAGS: {median['xla_flags']})" if median.get("xla_flags") else ""
         for name in ("quantized", "float"):
-            print(f"{backend:10s} {name:9s} lenet step: {median[name] * 1e3:7.2f} ms (median of {args.rounds} "
+            print(f"{backend:16s} {name:9s} lenet step: {median[name] * 1e3:7.2f} ms (median of {args.rounds} "
                   f"rounds of {args.steps} steps, batch {args.batch_size})")
-        print(f"{backend:10s} ratio quantized / float: {median['quantized'] / median['float']:.2f} (target <= 1.3)")
-    if len(results) == 2:
-        ratio = results["jax"]["quantized"] / results["tensorflow"]["quantized"]
-        print(f"quantized step JAX / TensorFlow: {ratio:.2f} (target <= 1.0)")
+        print(f"{backend:16s} ratio quantized / float: {median['quantized'] / median['float']:.2f} "
+              f"(target <= 1.3){flags}")
+    if "tensorflow" in results:
+        for backend in ("jax", "jax-xla-defaults"):
+            if backend in results:
+                ratio = results[backend]["quantized"] / results["tensorflow"]["quantized"]
+                print(f"quantized step {backend} / tensorflow: {ratio:.2f} (target <= 1.0)")
 
 
 def _dataset(images, labels, batch_size):

@@ -14,6 +14,8 @@ from cli_utils import UserError
 
 BACKENDS = ("tensorflow", "jax")
 ENV = "KERAS_BACKEND"
+# name -> value; CPU-only flags (a GPU ignores them).
+JAX_XLA_FLAGS = {"--xla_cpu_experimental_ynn_fusion_type": "dot"}
 
 
 def select_backend(requested=None):
@@ -32,7 +34,19 @@ def select_backend(requested=None):
                             f"on {chosen}; run train.py --backend {chosen} as its own process")
         return chosen
     os.environ[ENV] = chosen
+    if chosen == "jax":
+        add_jax_xla_flags(os.environ)
     return chosen
+
+
+def add_jax_xla_flags(environ):
+    """Append JAX_XLA_FLAGS to environ["XLA_FLAGS"], each unless the variable names it already.
+    Only before JAX starts a backend (XLA reads the variable once)."""
+    present = environ.get("XLA_FLAGS", "").split()
+    named = {flag.split("=")[0] for flag in present}
+    added = [f"{name}={value}" for name, value in JAX_XLA_FLAGS.items() if name not in named]
+    if added:
+        environ["XLA_FLAGS"] = " ".join(present + added)
 
 
 def tensorflow_available():

@@ -101,6 +101,23 @@ def test_select_backend_reads_the_flag_then_the_environment(monkeypatch):
         select_backend("theano")
 
 
+def test_jax_xla_flags_are_added_to_the_users_unless_named_there():
+    from training.backend import JAX_XLA_FLAGS, add_jax_xla_flags
+
+    environ = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    add_jax_xla_flags(environ)
+    flags = environ["XLA_FLAGS"].split()
+    assert flags[0] == "--xla_force_host_platform_device_count=2"
+    assert flags[1:] == [f"{name}={value}" for name, value in JAX_XLA_FLAGS.items()]
+    add_jax_xla_flags(environ)  # a second call adds nothing
+    assert environ["XLA_FLAGS"].split() == flags
+
+    mine = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type="}  # the user turned it off
+    add_jax_xla_flags(mine)
+    assert "--xla_cpu_experimental_ynn_fusion_type=" in mine["XLA_FLAGS"].split()
+    assert "--xla_cpu_experimental_ynn_fusion_type=dot" not in mine["XLA_FLAGS"]
+
+
 def test_tensorflow_data_parallel_mirrors_over_two_cpus_and_saves_plain_bn(tmp_path, data_dir):
     import keras
 
