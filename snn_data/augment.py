@@ -6,6 +6,8 @@ the same order. The MNIST shift is a function of those seeds and is bit-identica
 CIFAR augmentation of the TensorFlow-free pipeline draws its parameters (crop corner, flip,
 brightness, contrast) from a second generator of (seed, epoch): the same distributions as
 tf.image's stateless ops, but not their draws (TensorFlow's Philox streams are not reproduced).
+The binary-SNN seed's CIFAR augmentation (crop 32 from the image padded by 4 black pixels, flip)
+draws its own parameters from a third generator of (seed, epoch), in the same way.
 """
 import numpy as np
 
@@ -15,6 +17,7 @@ MNIST_SHIFT = 2
 CIFAR_SIZE = 32
 BRIGHTNESS = 63.0  # +- pixel values
 CONTRAST = (0.2, 1.8)
+SEED_PADDING = 4  # the binary-SNN seed's RandomCrop(32, padding=4)
 
 
 def epoch_order(count, seed, epoch):
@@ -71,3 +74,24 @@ def central_crop(images, size=CIFAR_CROP):
     top = (images.shape[1] - size) // 2
     left = (images.shape[2] - size) // 2
     return images[:, top : top + size, left : left + size]
+
+
+def seed_style_parameters(count, seed, epoch, padding=SEED_PADDING):
+    """Per-position parameters of the seed's RandomCrop(32, padding) + RandomHorizontalFlip: the
+    crop corner in the padded image (each of 2 * padding + 1 offsets alike) and the flip."""
+    rng = np.random.default_rng([seed, epoch, 2])
+    corner = rng.integers(0, 2 * padding + 1, size=(count, 2))
+    flip = rng.random(count) < 0.5
+    return {"corner": corner, "flip": flip}
+
+
+def seed_style_augment(images, params, padding=SEED_PADDING):
+    """Crop of the original size from the zero-padded image at each corner, flipped left-right
+    where `flip`; float32 pixel values (the padding stays 0, as the seed pads before normalizing)."""
+    n, height, width = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    rows = params["corner"][:, :1] + np.arange(height)[None, :]
+    steps = np.arange(width)
+    cols = np.where(params["flip"][:, None], steps[::-1][None, :], steps[None, :]) + params["corner"][:, 1:]
+    batch = np.arange(n)[:, None, None]
+    return padded[batch, rows[:, :, None], cols[:, None, :]].astype(np.float32)

@@ -13,7 +13,8 @@ processes, put together in process order, are the one-process batch.
 import keras
 import numpy as np
 
-from snn_data.augment import central_crop, cifar_augment, cifar_parameters, epoch_order, random_shift
+from snn_data.augment import (central_crop, cifar_augment, cifar_parameters, epoch_order, random_shift,
+                              seed_style_augment, seed_style_parameters)
 
 
 def global_batch_sizes(count, batch_size, multiple=1):
@@ -47,15 +48,21 @@ class _Batches(keras.utils.PyDataset):
 
 
 class TrainBatches(_Batches):
-    """One epoch of shuffled, augmented training batches (the tf.data pipeline's, in numpy)."""
+    """One epoch of shuffled, augmented training batches (the tf.data pipeline's, in numpy).
+
+    `seed_style`: CIFAR images keep their 32 x 32 and get the binary-SNN seed's crop-and-flip (the
+    rate-coded presets), as `train_dataset(..., seed_style=True)` does."""
 
     def __init__(self, images, labels, batch_size, dataset, seed, epoch, augment=True, multiple=1,
-                 shard=(0, 1), workers=1):
+                 shard=(0, 1), workers=1, seed_style=False):
         super().__init__(len(images), batch_size, multiple, shard, workers)
         self._images, self._labels = images, labels
         self._order, self._seeds = epoch_order(len(images), seed, epoch)
-        self._dataset, self._augment = dataset, augment
-        self._params = cifar_parameters(len(images), seed, epoch) if dataset != "mnist" and augment else None
+        self._dataset, self._augment, self._seed_style = dataset, augment, seed_style
+        self._params = None
+        if dataset != "mnist" and augment:
+            draw = seed_style_parameters if seed_style else cifar_parameters
+            self._params = draw(len(images), seed, epoch)
 
     def __getitem__(self, index):
         positions = self._positions(index)
@@ -66,9 +73,9 @@ class TrainBatches(_Batches):
                 images = random_shift(images, self._seeds[positions, 0])
             return images.astype(np.float32), labels
         if not self._augment:
-            return central_crop(images).astype(np.float32), labels
+            return (images if self._seed_style else central_crop(images)).astype(np.float32), labels
         params = {key: value[positions] for key, value in self._params.items()}
-        return cifar_augment(images, params), labels
+        return (seed_style_augment if self._seed_style else cifar_augment)(images, params), labels
 
 
 class EvalBatches(_Batches):

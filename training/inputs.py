@@ -9,8 +9,6 @@ import math
 
 import numpy as np
 
-from cli_utils import UserError
-
 EVAL_BATCH = 1000
 
 
@@ -60,13 +58,11 @@ class NumpyInputs:
     def train(self, images, labels, options, epoch):
         from snn_data.batches import TrainBatches
 
-        if seed_style_augmentation(options):
-            raise UserError(f"{options['model']} on {options['dataset']} trains on TensorFlow only (the seed's "
-                            f"crop-and-flip is in the tf.data pipeline, not yet in the numpy one)")
         workers = 1 if options["dataset"] == "mnist" else 4  # CIFAR's per-image work is worth threads
         return TrainBatches(images, labels, options["batch_size"], options["dataset"], options["seed"], epoch,
                             augment=options["augment"], multiple=self.placement.devices,
-                            shard=self.placement.shard, workers=workers)
+                            shard=self.placement.shard, workers=workers,
+                            seed_style=seed_style_augmentation(options))
 
     def evaluate(self, model, images, labels):
         logits = self.logits(model, images).astype(np.float64)

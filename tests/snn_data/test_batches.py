@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from snn_data import load_arrays
-from snn_data.augment import cifar_augment, cifar_parameters, epoch_order
+from snn_data.augment import cifar_augment, cifar_parameters, epoch_order, seed_style_parameters
 from snn_data.batches import EvalBatches, TrainBatches, global_batch_sizes
+from tests.conftest import write_cifar100
 
 
 def _mnist(data_dir, count=300):
@@ -91,3 +92,62 @@ def test_eval_batches_pad_to_the_device_count():
     last = batches[1][0]
     assert last.shape == (4, 2, 2, 1)
     np.testing.assert_array_equal(last[-1], images[-1])  # the padding repeats the last image
+
+
+def _seed_crop_flip(image, top, left, flip, padding=4):
+    """One image the way torchvision's RandomCrop(32, padding=4) + RandomHorizontalFlip make it."""
+    padded = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))
+    crop = padded[top : top + image.shape[0], left : left + image.shape[1]]
+    return crop[:, ::-1] if flip else crop
+
+
+def test_seed_style_cifar100_batches_crop_the_padded_image_and_flip(tmp_path):
+    """vgg15ab's CIFAR-100 augmentation on the numpy pipeline (docs/training.md §5, §7)."""
+    write_cifar100(tmp_path, count=64)
+    x, y = load_arrays("cifar100", "train", tmp_path, verify_md5=False)
+    batches = TrainBatches(x, y, 32, "cifar100", seed=3, epoch=1, seed_style=True)
+    order, _ = epoch_order(len(x), 3, 1)
+    params = seed_style_parameters(len(x), 3, 1)
+    assert len(batches) == 2 and params["flip"][:32].any() and not params["flip"][:32].all()
+    for step in range(2):
+        images, labels = batches[step]
+        assert images.shape == (32, 32, 32, 3) and images.dtype == np.float32
+        for i, position in enumerate(range(32 * step, 32 * (step + 1))):
+            top, left = params["corner"][position]
+            expected = _seed_crop_flip(x[order[position]], top, left, params["flip"][position])
+            np.testing.assert_array_equal(images[i], expected.astype(np.float32))
+        np.testing.assert_array_equal(labels, y[order[32 * step : 32 * (step + 1)]])
+
+    np.testing.assert_array_equal(TrainBatches(x, y, 32, "cifar100", seed=3, epoch=1, seed_style=True)[0][0],
+                                  batches[0][0])
+    assert not np.array_equal(TrainBatches(x, y, 32, "cifar100", seed=3, epoch=2, seed_style=True)[0][0],
+                              batches[0][0])
+    shares = [TrainBatches(x, y, 32, "cifar100", seed=3, epoch=1, seed_style=True, multiple=2, shard=(i, 2))
+              for i in range(2)]
+    np.testing.assert_array_equal(np.concatenate([s[1][0] for s in shares]), batches[1][0])
+    plain, _ = TrainBatches(x, y, 32, "cifar100", seed=3, epoch=1, augment=False, seed_style=True)[0]
+    np.testing.assert_array_equal(plain, x[order[:32]].astype(np.float32))  # whole 32 x 32 images
+
+
+def test_seed_style_parameters_reach_all_81_corners():
+    p = seed_style_parameters(4000, seed=0, epoch=0)
+    assert len({(top, left) for top, left in p["corner"].tolist()}) == 81  # offsets 0..8 each way
+    assert p["corner"].min() == 0 and p["corner"].max() == 8
+    assert 0.45 < p["flip"].mean() < 0.55
+    assert not np.array_equal(seed_style_parameters(100, 0, 1)["corner"], p["corner"][:100])
+
+
+def test_jax_inputs_train_the_rate_presets_on_cifar_with_the_seed_augmentation(tmp_path):
+    """The numpy pipeline used to refuse vgg15ab on CIFAR-100; it now serves the seed's crop-and-flip."""
+    from types import SimpleNamespace
+
+    from training.inputs import NumpyInputs
+
+    write_cifar100(tmp_path, count=16)
+    x, y = load_arrays("cifar100", "train", tmp_path, verify_md5=False)
+    options = {"model": "vgg15ab", "dataset": "cifar100", "batch_size": 8, "seed": 0, "augment": True}
+    inputs = NumpyInputs(SimpleNamespace(devices=1, shard=(0, 1)))
+    images, _ = inputs.train(x, y, options, epoch=0)[1]
+    np.testing.assert_array_equal(images, TrainBatches(x, y, 8, "cifar100", 0, 0, seed_style=True)[1][0])
+    lenet_style, _ = inputs.train(x, y, {**options, "model": "vgg"}, epoch=0)[1]
+    assert lenet_style.shape == (8, 24, 24, 3)  # the other CIFAR presets keep §1's augmentation
