@@ -4,11 +4,14 @@ TensorFlow and on JAX.
 Both models (`lenet` k=1 B=2: ternary weights + median-quantized activations; `lenet_fp`: Conv2D,
 BatchNormalization, ReLU, Dense) are built, compiled alike and trained on the same batches in one
 process per backend, in interleaved rounds; the script prints the median time per step of each,
-the ratio quantized / float on each backend, and JAX / TensorFlow for the quantized step.
+the ratio quantized / float on each backend, and JAX / TensorFlow for the quantized step (also
+from the fastest round of each, less sensitive to other work on a shared CPU).
 
     python bench/train_speed.py [--steps 100] [--rounds 5] [--batch-size 128] [--backend both]
 
-Each backend runs in its own process (Keras picks its backend at import). The JAX process runs
+Each backend runs in its own process (Keras picks its backend at import); the processes are
+warmed up first, then take turns, one round each, so that other load on a shared CPU falls on all
+of them alike. The JAX process runs
 with the XLA flags train.py sets for JAX (training/backend.py: JAX_XLA_FLAGS); `--backend all`
 adds a third process, JAX with XLA's own defaults, to show what those flags change. Uses real MNIST when a
 data directory is given (--data-dir or $SNN_DATA_DIR), else random images (the cost of a step
@@ -34,63 +37,101 @@ def main():
     parser.add_argument("--data-dir")
     parser.add_argument("--backend", choices=("both", "all", "tensorflow", "jax", "jax-xla-defaults"), default="both",
                         help="both: tensorflow and jax; all: also jax-xla-defaults (JAX without the project's XLA flags)")
-    parser.add_argument("--json", action="store_true", help="print one JSON line (used by --backend both)")
+    parser.add_argument("--serve", action="store_true",
+                        help="run one round per line read from stdin, print its times as JSON (used by both/all)")
     args = parser.parse_args()
     if args.backend in ("both", "all"):
         names = ("tensorflow", "jax") + (("jax-xla-defaults",) if args.backend == "all" else ())
-        results = {name: _in_subprocess(name, args) for name in names}
-    else:
-        os.environ["KERAS_BACKEND"] = "tensorflow" if args.backend == "tensorflow" else "jax"
-        if args.backend == "jax":  # before JAX starts (the subprocesses of `both` have them already)
-            from training.backend import add_jax_xla_flags
+        report(_interleaved(names, args), args)
+        return
+    os.environ["KERAS_BACKEND"] = "tensorflow" if args.backend == "tensorflow" else "jax"
+    if args.backend == "jax":  # before JAX starts (the subprocesses of `both` have them already)
+        from training.backend import add_jax_xla_flags
 
-            add_jax_xla_flags(os.environ)
-        results = {args.backend: measure(args)}
-        if args.json:
-            print(json.dumps(results[args.backend]))
-            return
-    report(results, args)
+        add_jax_xla_flags(os.environ)
+    bench = Bench(args)
+    if args.serve:
+        print(json.dumps({"ready": True, "xla_flags": os.environ.get("XLA_FLAGS", "")}), flush=True)
+        for _ in sys.stdin:
+            print(json.dumps(bench.round()), flush=True)
+        return
+    report({args.backend: _summary([bench.round() for _ in range(args.rounds)],
+                                   os.environ.get("XLA_FLAGS", ""))}, args)
 
 
-def _in_subprocess(name, args):
-    command = [sys.executable, __file__, "--backend", name, "--json", "--steps", str(args.steps),
-               "--rounds", str(args.rounds), "--batch-size", str(args.batch_size)]
+def _interleaved(names, args):
+    """One process per backend, all warmed up first; then round r of every process runs before
+    round r + 1 of any, so that other work on a shared machine weighs on all of them alike."""
+    processes = {name: _start(name, args) for name in names}
+    flags = {name: _reply(name, process)["xla_flags"] for name, process in processes.items()}
+    rounds = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name, process in processes.items():
+            process.stdin.write("round\n")
+            process.stdin.flush()
+            rounds[name].append(_reply(name, process))
+    for process in processes.values():
+        process.stdin.close()
+        process.wait()
+    return {name: _summary(rounds[name], flags[name]) for name in names}
+
+
+def _start(name, args):
+    command = [sys.executable, __file__, "--backend", name, "--serve", "--steps", str(args.steps),
+               "--batch-size", str(args.batch_size)]
     if args.data_dir:
         command += ["--data-dir", args.data_dir]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("XLA_FLAGS", None)  # each run gets the flags its name says, not this shell's
+    env.pop("XLA_FLAGS", None)  # each process gets the flags its name says, not this shell's
     if name == "jax":
         from training.backend import add_jax_xla_flags
 
         add_jax_xla_flags(env)
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        sys.exit(f"the {name} run failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
 
 
-def measure(args):
-    """Median seconds per step of each model on the backend this process runs."""
-    from cli_utils import import_backend_quietly
+def _reply(name, process):
+    """The next JSON line the process prints (Keras and XLA may print other lines first)."""
+    for line in process.stdout:
+        if line.startswith("{"):
+            return json.loads(line)
+    sys.exit(f"the {name} process ended early (exit code {process.wait()}); run it alone with "
+             f"--backend {name} to see why")
 
-    import_backend_quietly()
-    import keras
+
+def _summary(rounds, xla_flags):
     import numpy as np
 
-    images, labels = _batches(args)
-    data = _dataset(images, labels, args.batch_size)
-    warm = _dataset(images[: 5 * args.batch_size], labels[: 5 * args.batch_size], args.batch_size)
-    models = {"quantized": _compiled("lenet"), "float": _compiled("lenet_fp")}
-    for model in models.values():  # warm up: trace and build the train function
-        model.fit(warm, epochs=1, verbose=0, shuffle=False)
-    times = {name: [] for name in models}
-    for _ in range(args.rounds):
-        for name, model in models.items():
+    names = rounds[0].keys()
+    return ({name: float(np.median([r[name] for r in rounds])) for name in names}
+            | {f"{name}_min": float(np.min([r[name] for r in rounds])) for name in names}
+            | {"xla_flags": xla_flags})
+
+
+class Bench:
+    """The two compiled models and the data, on the backend this process runs; `round()` trains
+    each for one epoch of `--steps` batches and returns its seconds per step."""
+
+    def __init__(self, args):
+        from cli_utils import import_backend_quietly
+
+        import_backend_quietly()
+        images, labels = _batches(args)
+        self.steps = args.steps
+        self.data = _dataset(images, labels, args.batch_size)
+        warm = _dataset(images[: 5 * args.batch_size], labels[: 5 * args.batch_size], args.batch_size)
+        self.models = {"quantized": _compiled("lenet"), "float": _compiled("lenet_fp")}
+        for model in self.models.values():  # warm up: trace and build the train function
+            model.fit(warm, epochs=1, verbose=0, shuffle=False)
+
+    def round(self):
+        times = {}
+        for name, model in self.models.items():
             start = time.perf_counter()
-            model.fit(data, epochs=1, verbose=0, shuffle=False)
-            times[name].append((time.perf_counter() - start) / args.steps)
-    return ({name: float(np.median(values)) for name, values in times.items()}
-            | {"keras": keras.__version__, "xla_flags": os.environ.get("XLA_FLAGS", "")})
+            model.fit(self.data, epochs=1, verbose=0, shuffle=False)
+            times[name] = (time.perf_counter() - start) / self.steps
+        return times
 
 
 def report(results, args):
@@ -98,14 +139,17 @@ def report(results, args):
         flags = f" (XLA_FLAGS: {median['xla_flags']})" if median.get("xla_flags") else ""
         for name in ("quantized", "float"):
             print(f"{backend:16s} {name:9s} lenet step: {median[name] * 1e3:7.2f} ms (median of {args.rounds} "
-                  f"rounds of {args.steps} steps, batch {args.batch_size})")
+                  f"rounds of {args.steps} steps, batch {args.batch_size}; fastest round "
+                  f"{median[name + '_min'] * 1e3:.2f} ms)")
         print(f"{backend:16s} ratio quantized / float: {median['quantized'] / median['float']:.2f} "
               f"(target <= 1.3){flags}")
     if "tensorflow" in results:
         for backend in ("jax", "jax-xla-defaults"):
             if backend in results:
                 ratio = results[backend]["quantized"] / results["tensorflow"]["quantized"]
-                print(f"quantized step {backend} / tensorflow: {ratio:.2f} (target <= 1.0)")
+                fastest = results[backend]["quantized_min"] / results["tensorflow"]["quantized_min"]
+                print(f"quantized step {backend} / tensorflow: {ratio:.2f} (target <= 1.0); "
+                      f"fastest rounds: {fastest:.2f}")
 
 
 def _dataset(images, labels, batch_size):

@@ -1,0 +1,119 @@
+"""Where the JAX LeNet step's time went: each convolution of the quantized LeNet, forward, input
+gradient and weight gradient, on TensorFlow, on JAX with the project's XLA flags and on JAX with
+XLA's own defaults (training/backend.py: JAX_XLA_FLAGS).
+
+    python bench/conv_grad_speed.py [--batch-size 128] [--repeats 15]
+
+Each backend runs in its own process (the XLA flags are read once per process), one after the
+other; the script prints the fastest of `--repeats` calls of each jitted / tf.function'd op,
+which is the figure least disturbed by other work on a shared CPU.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+# (input H, W, C), (kernel H, W, in, out), padding, stride: conv0 ... conv5 of the `lenet` preset.
+LAYERS = [((28, 28, 1), (5, 5, 1, 16), "SAME", 1), ((28, 28, 16), (5, 5, 16, 16), "VALID", 1),
+          ((24, 24, 16), (2, 2, 16, 16), "VALID", 2), ((12, 12, 16), (5, 5, 16, 32), "VALID", 1),
+          ((8, 8, 32), (2, 2, 32, 32), "VALID", 2), ((4, 4, 32), (4, 4, 32, 256), "VALID", 1)]
+NAMES = ("tensorflow", "jax", "jax-xla-defaults")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--backend", choices=NAMES)
+    args = parser.parse_args()
+    if args.backend:
+        print(json.dumps(measure(args)))
+        return
+    results = {name: _in_subprocess(name, args) for name in NAMES}
+    print(f"fastest of {args.repeats} calls, ms, batch {args.batch_size}: forward / input gradient / weight gradient")
+    for i, (shape, kernel, padding, stride) in enumerate(LAYERS):
+        cells = "  ".join(f"{name} " + " / ".join(f"{t:6.2f}" for t in results[name][i]) for name in NAMES)
+        print(f"conv{i} {shape} {kernel[:2]} {padding} s{stride}:  {cells}")
+    for name in NAMES:
+        print(f"{name:16s} total: " + " / ".join(f"{sum(r[j] for r in results[name]):6.2f}" for j in range(3)))
+
+
+def _in_subprocess(name, args):
+    from training.backend import add_jax_xla_flags
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("XLA_FLAGS", None)
+    if name == "jax":
+        add_jax_xla_flags(env)
+    command = [sys.executable, __file__, "--backend", name, "--batch-size", str(args.batch_size),
+               "--repeats", str(args.repeats)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"the {name} run failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure(args):
+    import numpy as np
+
+    ops = _tf_ops if args.backend == "tensorflow" else _jax_ops
+    rng = np.random.default_rng(0)
+    rows = []
+    for shape, kernel, padding, stride in LAYERS:
+        x = rng.standard_normal((args.batch_size, *shape), np.float32)
+        k = rng.standard_normal(kernel, np.float32)
+        rows.append([_fastest(f, args.repeats) for f in ops(x, k, padding, stride)])
+    return rows
+
+
+def _jax_ops(x, k, padding, stride):
+    import jax
+    from jax import lax
+
+    def conv(x, k):
+        return lax.conv_general_dilated(x, k, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    x, k = jax.numpy.asarray(x), jax.numpy.asarray(k)
+    cotangent = jax.numpy.ones_like(conv(x, k))
+    forward = jax.jit(conv)
+    d_input = jax.jit(lambda x, k, c: jax.vjp(lambda x: conv(x, k), x)[1](c)[0])
+    d_kernel = jax.jit(lambda x, k, c: jax.vjp(lambda k: conv(x, k), k)[1](c)[0])
+    return [lambda: forward(x, k).block_until_ready(), lambda: d_input(x, k, cotangent).block_until_ready(),
+            lambda: d_kernel(x, k, cotangent).block_until_ready()]
+
+
+def _tf_ops(x, k, padding, stride):
+    from cli_utils import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    x, k = tf.constant(x), tf.constant(k)
+    strides = [1, stride, stride, 1]
+    cotangent = tf.ones_like(tf.nn.conv2d(x, k, strides, padding))
+    forward = tf.function(lambda: tf.nn.conv2d(x, k, strides, padding))
+    d_input = tf.function(lambda: tf.raw_ops.Conv2DBackpropInput(
+        input_sizes=tf.shape(x), filter=k, out_backprop=cotangent, strides=strides, padding=padding))
+    d_kernel = tf.function(lambda: tf.raw_ops.Conv2DBackpropFilter(
+        input=x, filter_sizes=tf.shape(k), out_backprop=cotangent, strides=strides, padding=padding))
+    return [lambda f=f: f().numpy() for f in (forward, d_input, d_kernel)]
+
+
+def _fastest(call, repeats):
+    call()  # compile
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+if __name__ == "__main__":
+    main()
