@@ -5,6 +5,15 @@ Keras reads its backend once, when it is first imported (from $KERAS_BACKEND, el
 keras: train.py parses its options (plain Python) and calls `select_backend` before any Keras
 import. On JAX nothing in the training path
 imports TensorFlow; conversion, SNN evaluation and SavedModel export stay on TensorFlow.
+
+On JAX, `select_backend` also adds the project's XLA flags (`JAX_XLA_FLAGS`) to $XLA_FLAGS, which
+XLA reads once per process, when JAX starts its first backend. XLA:CPU's default kernel for the
+gradient of a convolution's weights is slow at LeNet's shapes (the 16C5 VALID layer on
+28 x 28 x 16: 67.5 ms of a ~150 ms step on 2 shared cores); YNNPACK, which XLA:CPU can call for
+dot and convolution fusions, takes 11.3 ms for it (bench/conv_grad_speed.py;
+`bench/train_speed.py --backend all` measures the whole step both ways). The flag is experimental
+in jaxlib 0.10, so a user who names it in $XLA_FLAGS keeps their value
+(`--xla_cpu_experimental_ynn_fusion_type=` turns it off). docs/training.md §4.
 """
 import importlib.util
 import os
