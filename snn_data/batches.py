@@ -10,6 +10,8 @@ multiple of the device count (a batch is split evenly across devices), and `shar
 gives this process its contiguous share of every global batch, so that the shares of all
 processes, put together in process order, are the one-process batch.
 """
+import math
+
 import keras
 import numpy as np
 
@@ -90,3 +92,31 @@ class EvalBatches(_Batches):
 
     def __getitem__(self, index):
         return (self._images[self._positions(index)].astype(np.float32),)
+
+
+class ImageFolderBatches(keras.utils.PyDataset):
+    """(float32 images, int64 labels) batches of an ImageFolder split (snn_data/rate_transforms.py),
+    decoded when a batch is asked for. Keras fetches batches ahead with `workers` threads; PIL
+    releases the GIL while it decodes a JPEG, so the threads decode in parallel. `order` lists the
+    sample indices to serve (default: file order); the last batch may be short."""
+
+    def __init__(self, root, split, batch_size, transform=None, order=None, workers=4):
+        from snn_data.rate_transforms import calibration_transform, eval_transform, image_folder
+
+        super().__init__(workers=workers, use_multiprocessing=False)
+        samples, self.classes = image_folder(root, split)
+        self._samples = samples if order is None else [samples[i] for i in order]
+        self._transform = transform or (eval_transform if split == "val" else calibration_transform)
+        self._batch_size = batch_size
+
+    def __len__(self):
+        return math.ceil(len(self._samples) / self._batch_size)
+
+    def __getitem__(self, index):
+        from snn_data.rate_transforms import decode_image
+
+        if index >= len(self):
+            raise IndexError(index)
+        picked = self._samples[index * self._batch_size : (index + 1) * self._batch_size]
+        images = np.stack([decode_image(path, self._transform) for path, _ in picked]).astype(np.float32)
+        return images, np.array([label for _, label in picked], np.int64)

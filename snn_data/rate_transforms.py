@@ -88,9 +88,16 @@ def read_image_folder(root, split, transform=None, limit=None, indices=None):
         samples = samples[:limit]
     images = np.empty((len(samples), CROP, CROP, 3), np.uint8)
     for i, (path, _) in enumerate(samples):
-        try:
-            with Image.open(path) as image:
-                images[i] = transform(image)
-        except OSError as err:
-            raise DataError(f"cannot read image {path}: {err}") from None
+        images[i] = decode_image(path, transform)
     return images, np.array([label for _, label in samples], np.int64)
+
+
+def decode_image(path, transform):
+    """transform(the PIL image at `path`), a uint8 array; DataError if the file is not an image."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return transform(image)
+    except OSError as err:
+        raise DataError(f"cannot read image {path}: {err}") from None

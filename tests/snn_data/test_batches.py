@@ -151,3 +151,42 @@ def test_jax_inputs_train_the_rate_presets_on_cifar_with_the_seed_augmentation(t
     np.testing.assert_array_equal(images, TrainBatches(x, y, 8, "cifar100", 0, 0, seed_style=True)[1][0])
     lenet_style, _ = inputs.train(x, y, {**options, "model": "vgg"}, epoch=0)[1]
     assert lenet_style.shape == (8, 24, 24, 3)  # the other CIFAR presets keep §1's augmentation
+
+
+def _tiny_jpeg_tree(root):
+    """train/<wnid>/*.JPEG: 5 small images of different sizes and colours in 2 classes."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i, (wnid, size) in enumerate([("n01", (40, 30)), ("n01", (30, 50)), ("n02", (64, 64)), ("n02", (20, 36)),
+                                      ("n02", (50, 40))]):
+        (root / "train" / wnid).mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / "train" / wnid / f"{wnid}_{i}.JPEG", quality=90)
+    return root
+
+
+def test_image_folder_batches_decode_in_threads_what_the_folder_reader_reads(tmp_path):
+    import keras
+
+    from snn_data.batches import ImageFolderBatches
+    from snn_data.rate_transforms import read_image_folder
+
+    root = _tiny_jpeg_tree(tmp_path / "imagenet")
+    expected, labels = read_image_folder(root, "train")
+    batches = ImageFolderBatches(root, "train", 2, workers=3)
+    assert len(batches) == 3 and batches.classes == ["n01", "n02"]
+    images = np.concatenate([batches[i][0] for i in range(3)])
+    assert images.dtype == np.float32 and images.shape == (5, 224, 224, 3)
+    np.testing.assert_array_equal(images, expected.astype(np.float32))
+    np.testing.assert_array_equal(np.concatenate([batches[i][1] for i in range(3)]), labels)
+
+    # Through Keras' own prefetching (3 threads), batches come back in order.
+    model = keras.Sequential([keras.Input((224, 224, 3)), keras.layers.GlobalAveragePooling2D()])
+    means = model.predict(batches, verbose=0)
+    np.testing.assert_allclose(means, expected.astype(np.float32).mean(axis=(1, 2)), rtol=1e-5)
+
+    reordered = ImageFolderBatches(root, "train", 4, order=[4, 0])
+    np.testing.assert_array_equal(reordered[0][1], labels[[4, 0]])
+    with pytest.raises(IndexError):
+        reordered[1]
