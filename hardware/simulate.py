@@ -247,7 +247,7 @@ class CoreSimulator:
         self.window = []
         for li, layer in enumerate(net.layers):
             n_up = layer.n_in // layer.levels_in
-            member = np.zeros((len(self.by_layer[li]), n_up), np.float32)
+            member = np.zeros((len(self.by_layer[li]), n_up))  # float64: the sums stay exact
             for k, ci in enumerate(self.by_layer[li]):
                 src = cores[ci].axon_src
                 member[k, np.unique(src[src >= 0] // layer.levels_in)] = 1
@@ -263,18 +263,24 @@ class CoreSimulator:
         None leaves the BLAS setting alone). `chunk`: images simulated at once; `workers`:
         threads over the chunks (fast evaluation only; default: one per CPU)."""
         counts = np.asarray(encoder_counts)
-        chunks = [counts[i:i + chunk] for i in range(0, len(counts), chunk)]
-        workers = (os.cpu_count() or 1) if workers is None else workers
+        ticks = list(range(1, len(self.net.layers) + 1))  # layer l fires at tick l (delay 1)
         with blas_threads(threads) if threads is not None else contextlib.nullcontext():
-            if not self.compress or workers <= 1 or len(chunks) == 1:
-                parts = [self._run(c) for c in chunks]
+            if not self.compress:
+                parts = [self._run(counts[i:i + chunk]) for i in range(0, len(counts), chunk)]
+                return [np.concatenate(layer_parts) for layer_parts in zip(*(p[0] for p in parts))], ticks
+            outputs = [np.empty((len(counts),) + (layer.out_shape if layer.kind == "conv" else layer.out_shape[2:]),
+                                np.int32) for layer in self.net.layers]
+            starts = range(0, len(counts), chunk)
+            work = lambda i: self._run_fast(counts[i:i + chunk], [out[i:i + chunk] for out in outputs])  # noqa: E731
+            workers = (os.cpu_count() or 1) if workers is None else workers
+            if workers <= 1 or len(starts) == 1:
+                stats = [work(i) for i in starts]
             else:
-                with ThreadPoolExecutor(min(workers, len(chunks))) as pool:
-                    parts = list(pool.map(self._run_fast, chunks))
-                for p in parts:
-                    self._add_statistics(*p[2:])
-        outputs = [np.concatenate(layer_parts) for layer_parts in zip(*(p[0] for p in parts))]
-        return outputs, parts[0][1]
+                with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+                    stats = list(pool.map(work, starts))
+        for chunk_stats in stats:
+            self._add_statistics(*chunk_stats)
+        return outputs, ticks
 
     def _add_statistics(self, images, input_spikes, core_input_spikes, neuron_spikes):
         self.images += images
@@ -284,10 +290,6 @@ class CoreSimulator:
             mine += theirs
 
     def _run(self, encoder_counts):
-        if self.compress:
-            outputs, ticks, *stats = self._run_fast(encoder_counts)
-            self._add_statistics(*stats)
-            return outputs, ticks
         counts = np.asarray(encoder_counts)[:, 0]
         self.images += len(counts)
         self.input_spikes += self._input_spikes(counts)
@@ -300,26 +302,22 @@ class CoreSimulator:
             out[level::self.net.encoder_levels] = np.count_nonzero(flat > level, axis=0)
         return out
 
-    def _run_fast(self, encoder_counts):
-        """One chunk; touches no shared state: -> (outputs, ticks, images, *statistics)."""
+    def _run_fast(self, encoder_counts, outputs):
+        """One chunk into `outputs` (per layer, its rows of the chunk); touches no shared state:
+        -> (images, *statistics)."""
         counts = np.asarray(encoder_counts)[:, 0]
         batch = len(counts)
         input_spikes = self._input_spikes(counts)
         core_input = np.zeros(len(self.cores), np.int64)
         neuron_spikes = []
         up = counts.reshape(batch, -1).T  # (upstream neurons, B) spike counts
-        outputs, ticks = [], []
-        for tick, (layer, tables) in enumerate(zip(self.net.layers, self.tables), start=1):  # delay 1
-            li = tick - 1
+        for li, (tables, out) in enumerate(zip(self.tables, outputs)):  # one tick per layer
             x = np.ascontiguousarray(up, tables.dtype)  # row-major: the tables' runs are slices of it
-            core_input[self.by_layer[li]] += (self.window[li] @ x.sum(axis=1, dtype=np.float32)).astype(np.int64)
-            c, totals = tables.fire(tables.values(x))
+            core_input[self.by_layer[li]] += (self.window[li] @ x.sum(axis=1, dtype=np.float64)).astype(np.int64)
+            up, totals = tables.fire(tables.values(x))
             neuron_spikes.append(totals)
-            up = c
-            c = c.astype(np.int32)
-            outputs.append(c.T.reshape(batch, *layer.out_shape) if layer.kind == "conv" else c.T.copy())
-            ticks.append(tick)
-        return outputs, ticks, batch, input_spikes, core_input, neuron_spikes
+            out.reshape(batch, -1)[:] = up.T
+        return batch, input_spikes, core_input, neuron_spikes
 
     def _run_literal(self, counts):
         batch = len(counts)
