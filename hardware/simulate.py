@@ -256,7 +256,7 @@ class CoreSimulator:
             self.tables = [_LayerTables([cores[ci] for ci in self.by_layer[li]], layer, self.dtypes[li])
                            for li, layer in enumerate(net.layers)]
 
-    def run(self, encoder_counts, threads=1, chunk=250, workers=None):
+    def run(self, encoder_counts, threads=1, chunk=250, workers=1):
         """encoder_counts (B, 1, H, W, C) -> ([counts per layer], [tick of each layer]).
 
         `threads`: BLAS threads while simulating (default 1: the matmuls are many and small;
@@ -295,11 +295,15 @@ class CoreSimulator:
         self.input_spikes += self._input_spikes(counts)
         return self._run_literal(counts)
 
-    def _input_spikes(self, counts):
-        flat = counts.reshape(len(counts), -1)
+    def _input_spikes(self, counts, neuron_major=False):
+        """Spikes of every encoder sub-neuron summed over the images (counts (B, ...), or
+        (neurons, B) when neuron_major)."""
+        flat = counts if neuron_major else counts.reshape(len(counts), -1).T
         out = np.zeros(self.net.layers[0].n_in, np.int64)
+        fired = np.empty(flat.shape, bool)
         for level in range(self.net.encoder_levels):  # encoder sub-neuron l fires iff count > l
-            out[level::self.net.encoder_levels] = np.count_nonzero(flat > level, axis=0)
+            out[level::self.net.encoder_levels] = np.add.reduce(np.greater(flat, level, out=fired), axis=1,
+                                                                dtype=np.int32)
         return out
 
     def _run_fast(self, encoder_counts, outputs):
@@ -307,12 +311,14 @@ class CoreSimulator:
         -> (images, *statistics)."""
         counts = np.asarray(encoder_counts)[:, 0]
         batch = len(counts)
-        input_spikes = self._input_spikes(counts)
         core_input = np.zeros(len(self.cores), np.int64)
         neuron_spikes = []
         up = counts.reshape(batch, -1).T  # (upstream neurons, B) spike counts
+        input_spikes = None
         for li, (tables, out) in enumerate(zip(self.tables, outputs)):  # one tick per layer
             x = np.ascontiguousarray(up, tables.dtype)  # row-major: the tables' runs are slices of it
+            if input_spikes is None:
+                input_spikes = self._input_spikes(x, neuron_major=True)
             core_input[self.by_layer[li]] += (self.window[li] @ x.sum(axis=1, dtype=np.float64)).astype(np.int64)
             up, totals = tables.fire(tables.values(x))
             neuron_spikes.append(totals)
