@@ -243,15 +243,14 @@ class CoreSimulator:
         self.neuron_spikes = [np.zeros(layer.n_out, np.int64) for layer in net.layers]
         self.input_spikes = np.zeros(net.layers[0].n_in, np.int64)
         self.images = 0
-        # upstream neurons in each core's window, for the axon spike statistics
+        # upstream neurons in each core's window, for the axon spike statistics: all cores' lists
+        # end to end, and where each core's starts
         self.window = []
         for li, layer in enumerate(net.layers):
-            n_up = layer.n_in // layer.levels_in
-            member = np.zeros((len(self.by_layer[li]), n_up))  # float64: the sums stay exact
-            for k, ci in enumerate(self.by_layer[li]):
-                src = cores[ci].axon_src
-                member[k, np.unique(src[src >= 0] // layer.levels_in)] = 1
-            self.window.append(member)
+            ids = [np.unique(src[src >= 0] // layer.levels_in) for src in (cores[ci].axon_src for ci in self.by_layer[li])]
+            sizes = np.array([len(i) for i in ids], np.int64)
+            self.window.append((np.concatenate(ids + [np.zeros(0, np.int64)]).astype(np.int64),
+                                np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64), sizes))
         if compress:
             self.tables = [_LayerTables([cores[ci] for ci in self.by_layer[li]], layer, self.dtypes[li])
                            for li, layer in enumerate(net.layers)]
@@ -306,6 +305,12 @@ class CoreSimulator:
                                                                 dtype=np.int32)
         return out
 
+    def _window_sums(self, li, spikes):
+        """Per core of layer li: the sum of `spikes` (per upstream neuron) over its window."""
+        ids, starts, sizes = self.window[li]
+        sums = np.add.reduceat(np.concatenate([spikes[ids], [0.0]]), starts) if len(starts) else np.zeros(0)
+        return np.where(sizes > 0, sums, 0).astype(np.int64)
+
     def _run_fast(self, encoder_counts, outputs):
         """One chunk into `outputs` (per layer, its rows of the chunk); touches no shared state:
         -> (images, *statistics)."""
@@ -319,7 +324,7 @@ class CoreSimulator:
             x = np.ascontiguousarray(up, tables.dtype)  # row-major: the tables' runs are slices of it
             if input_spikes is None:
                 input_spikes = self._input_spikes(x, neuron_major=True)
-            core_input[self.by_layer[li]] += (self.window[li] @ x.sum(axis=1, dtype=np.float64)).astype(np.int64)
+            core_input[self.by_layer[li]] += self._window_sums(li, x.sum(axis=1, dtype=np.float64))
             up, totals = tables.fire(tables.values(x))
             neuron_spikes.append(totals)
             out.reshape(batch, -1)[:] = up.T
