@@ -55,3 +55,13 @@ def test_tiled_network_in_paibox_simulator_equals_our_cores(small_snn):
     theirs = TiledPaiboxReferee(net, cores).run(encoded)
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_run_hardware_exports_every_layer(small_snn, tmp_path):
+    from hardware import run_hardware
+
+    snn, images = small_snn
+    summary = run_hardware(snn, images[:4], out_dir=tmp_path, paibox=True, paibox_export_files=True)
+    assert "paibox_export_error" not in summary
+    assert summary["paibox_export"]["exported_layers"] == [row["layer"] for row in summary["layers"]]
+    assert (tmp_path / "paibox" / "input_map.npz").is_file()
