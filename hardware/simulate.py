@@ -20,8 +20,9 @@ Two evaluations of the same cores, equal by construction (tests compare them):
   for a whole progression without any gathering copy (the time went into those copies before).
   Every hardware neuron then compares its own column with its own registers (V + bias >= theta,
   as V >= theta - bias in integers). Copies (identical column and registers) fire with their
-  original; the original's spikes are the layer output. Chunks of images run on worker threads
-  (numpy's matmuls and comparisons release the GIL), BLAS single-threaded inside each.
+  original; the original's spikes are the layer output. Chunks of images can run on worker
+  threads (`workers`; numpy's matmuls and comparisons release the GIL), BLAS single-threaded
+  inside each; the default is one (on the shared 2-core machine two did not help).
 - literal (`compress=False`): every core computes x @ W for all its neurons (copies too), and
   its axons are fed by the exact hardware neuron copy the routing names
   (core.extra["axon_src_core"/"axon_src_col"]), the encoder's n spikes on the axons of
@@ -260,7 +261,7 @@ class CoreSimulator:
 
         `threads`: BLAS threads while simulating (default 1: the matmuls are many and small;
         None leaves the BLAS setting alone). `chunk`: images simulated at once; `workers`:
-        threads over the chunks (fast evaluation only; default: one per CPU)."""
+        threads over the chunks (fast evaluation only)."""
         counts = np.asarray(encoder_counts)
         ticks = list(range(1, len(self.net.layers) + 1))  # layer l fires at tick l (delay 1)
         with blas_threads(threads) if threads is not None else contextlib.nullcontext():
