@@ -1,6 +1,7 @@
-"""PAIBox's own Simulator as the referee of our core simulator (spatial mapping), on MNIST test images.
+"""PAIBox's own Simulator as the referee of our core simulators, on MNIST test images.
 
     SNN_DATA_DIR=../shared/data python bench/paibox_referee.py [--checkpoint M.keras] [--images 100]
+        [--mapping spatial|temporal]
 
 The shipped LeNet k1B2 (default) is converted with scatter-and-gather and mapped onto PAICORE;
 the first N test images go through the off-chip encoder (the SNN's own), then through our core
@@ -8,6 +9,11 @@ simulator (hardware.simulate, every crossbar from its own tables) and through PA
 on the network PAIBox's export builds (hardware.paibox_sim). Printed: per layer the neuron
 counts that differ (expected 0 of N x neurons), and the seconds of each simulator on the same
 images with their ratio (PAIBox / ours).
+
+With --mapping temporal the model is converted with store-and-release and mapped temporally; our
+tick simulator (hardware.temporal_sim) and PAIBox's Simulator on the network of
+hardware.paibox_temporal are compared spike train by spike train (every release tick of every
+neuron), and PAIBox's spikes inside store windows are counted (expected 0).
 """
 import argparse
 import sys
@@ -35,7 +41,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"))
     parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--mapping", choices=("spatial", "temporal"), default="spatial")
     args = parser.parse_args()
+    if args.mapping == "temporal":
+        return temporal(args)
     snn = convert(keras.models.load_model(args.checkpoint), method="sg")
     images = load_arrays("mnist", "test")[0][:args.images].astype(np.float32)
     net, spec, plans, cores, chips, routes = map_network(snn, "paicore")
@@ -54,6 +63,31 @@ def main():
               f"spikes ours {int(a.sum()):,}, PAIBox {int(b.sum()):,}")
     print(f"{len(images)} images: {total} differing counts in total; our core simulator {ours_s:.2f} s, PAIBox "
           f"Simulator {referee.seconds:.2f} s; ratio PAIBox / ours {referee.seconds / max(ours_s, 1e-9):.1f}")
+
+
+def temporal(args):
+    from hardware.paibox_temporal import PaiboxTemporalReferee
+    from hardware.temporal_sim import TemporalSimulator
+
+    snn = convert(keras.models.load_model(args.checkpoint), method="sr")
+    images = load_arrays("mnist", "test")[0][:args.images].astype(np.float32)
+    net, spec, plans, cores, chips, routes = map_network(snn, "paicore", mapping="temporal")
+    encoded = net.probe.predict(images, verbose=0)[net.encoder_name]
+    t0 = time.perf_counter()
+    ours = TemporalSimulator(net, cores).run(encoded)
+    ours_s = time.perf_counter() - t0
+    referee = PaiboxTemporalReferee(net)
+    theirs = referee.run(encoded)
+    total = 0
+    for layer, a, b in zip(net.layers, ours, theirs):
+        differ = int(np.sum(a != b))
+        total += differ
+        print(f"{layer.name}: {differ} of {a.size:,} spikes-per-tick differ (ours vs PAIBox Simulator, "
+              f"{len(referee.groups[net.layers.index(layer)])} LIF groups); spikes ours {int(a.sum()):,}, "
+              f"PAIBox {int(b.sum()):,}")
+    print(f"{len(images)} images, temporal: {total} differing spike-train entries, {referee.store_spikes} PAIBox "
+          f"spikes in store windows; our tick simulator {ours_s:.2f} s, PAIBox Simulator {referee.seconds:.2f} s; "
+          f"ratio PAIBox / ours {referee.seconds / max(ours_s, 1e-9):.1f}")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,11 @@ def cube_cover(addresses, space, multicast=True):
     """Multicast cubes [(base, mask)] covering exactly the given linear core addresses.
 
     A cube is one packet: one chip, base address XOR any subset of the mask bits (the
-    replication bits of PAICORE's routing). Greedy from the lowest address, widening one bit at
-    a time while the flipped half is wanted too; exact for aligned blocks and their unions.
+    replication bits of PAICORE's routing). Per chip, the smallest aligned block holding the
+    addresses is split in halves recursively; where both halves hold the same pattern, one set
+    of cubes serves both (the split bit joins the mask). The number of cubes therefore does not
+    change when the addresses are XORed with a constant, which lets placement (hardware/place.py)
+    mirror a layer's layout into another layer's free cores without changing any copy count.
     """
     addresses = np.unique(np.asarray(addresses, np.int64))
     if not multicast:
@@ -60,27 +63,24 @@ def cube_cover(addresses, space, multicast=True):
         while lo // block != hi // block:
             block *= 2
         off = lo // block * block
-        key = tuple((local - off).tolist())
+        key = (tuple((local - off).tolist()), block)
         if key not in _COVER_CACHE:
-            _COVER_CACHE[key] = _greedy_cover(set(key), block)
+            _COVER_CACHE[key] = _split_cover(frozenset(key[0]), block)
         cubes.extend((int(chip_i * space + off + base), mask) for base, mask in _COVER_CACHE[key])
     return cubes
 
 
-def _greedy_cover(remaining, block):
-    cubes = []
-    bits = [1 << b for b in range(max(block - 1, 0).bit_length())]
-    while remaining:
-        base = min(remaining)
-        cube, mask = [base], 0
-        for bit in bits:
-            flipped = [a ^ bit for a in cube]
-            if all(a in remaining for a in flipped):
-                cube += flipped
-                mask |= bit
-        remaining.difference_update(cube)
-        cubes.append((base, mask))
-    return cubes
+def _split_cover(points, size):
+    if len(points) == size:
+        return [(0, size - 1)]
+    if not points:
+        return []
+    half = size // 2
+    low = frozenset(p for p in points if p < half)
+    high = frozenset(p - half for p in points if p >= half)
+    if low == high:
+        return [(base, mask | half) for base, mask in _split_cover(low, half)]
+    return _split_cover(low, half) + [(base + half, mask) for base, mask in _split_cover(high, half)]
 
 
 def cube_members(base, mask):

@@ -1,19 +1,27 @@
 """Export: the same SG network built in PAIBox, compiled with its Mapper (phase 5 of 5).
 
-Every hidden layer becomes a PAIBox `LIF` group of C' * L neurons in (C', H, W) order
+Hidden neurons are PAIBox `LIF` neurons; in `build_network` every hidden layer is one group of
+C' * L neurons in (C', H, W) order
 (channel c' = c * L + l), SNN mode, hard reset to 0, threshold 1 and the per-neuron leak
 `1 - t` (PAIBox takes one threshold per group; V + 1 - t >= 1 <=> V >= t), fed by a `Conv2d`
 whose kernel repeats every weight over the L input and L output sub-neurons (`FullConn` for
 dense layers, rows permuted from Keras' (H, W, C) flatten order to PAIBox's (C, H, W)).
 
-What PAIBox cannot express, and what is done instead:
-- a conv fed directly by an `InputProj` (the off-chip encoder's spikes) is not tiled by the
-  PAIBox 1.3 Mapper: its core block takes the whole input as axons (> 64X LCN for LeNet). The
-  counting network therefore relays the input through a `BypassNeuron` layer (reported
-  separately in `paibox_layers`); that relay is itself too large to place (one routing group of
-  more cores than a chip has), so the exported configuration starts at the second hidden layer,
-  whose input (the first hidden layer's spikes) comes from an `InputProj`.
-- 'same' padding with an odd total (asymmetric) has no PAIBox equivalent (symmetric only).
+Two builds of that network:
+
+- `build_network` (one group per layer, a `Conv2d` per conv): what PAIBox's core count
+  (`paibox_count`) and its Simulator (hardware.paibox_sim) get. PAIBox 1.3's Mapper does not
+  tile a conv fed directly by an `InputProj`: its core block takes the whole input as axons, so
+  the count relays the input through a `BypassNeuron` layer (reported separately), which is
+  itself too large to place.
+- `build_tiled_network` (one group per tile of our partition, and per tile reading it): what
+  the configuration export (`paibox_export_tiled`) compiles, every on-chip layer included. The
+  neurons keep the registers above, in our sub-neuron order, and every edge is a `FullConn`
+  holding the tile's weights read off our cores' tables; why this construction places where the
+  other does not is written above `build_tiled_network`.
+
+'same' padding with an odd total (asymmetric) has no PAIBox `Conv2d` equivalent (symmetric only);
+the tiled build takes its weights from our cores' tables and does not meet that limit.
 """
 import itertools
 import time
@@ -106,20 +114,126 @@ def _edge_name(edge):
     return getattr(target, "name", None) or getattr(edge, "name", "?")
 
 
-def paibox_export(net, out_dir, start=1):
-    """Compile layers[start:] with PAIBox's Mapper and export its configuration files."""
+# ---------------------------------------------------------------------------------------------
+# Every on-chip layer, first included: one PAIBox node per tile (and per reading tile)
+# ---------------------------------------------------------------------------------------------
+#
+# PAIBox 1.3's Mapper puts all the edges into the targets of one "merged group" into one core
+# block whose axons are all of their sources' neurons (backend/routing.py, build_elements); it
+# splits a layer only for a Conv2d fed by a neuron group (conv2d_optimize), never one fed by an
+# InputProj, and a merged group is every target that shares a source with another. So the
+# first layer, and any layer whose sources are shared, is one core block as wide as its whole
+# input. The construction below gives the Mapper only small merged groups: every tile of our
+# partition (docs/hardware.md §5) is its own LIF group, fed by its own InputProj (layer 1: the
+# host sends each tile its receptive field, as it does for our cores) or by FullConn edges from
+# the tiles below; a tile read by several tiles of the next layer is built once per reader (the
+# same weights, registers and inputs, so the copies fire together), so that no source node is
+# shared between two readers and each merged group is one tile's copies with its receptive
+# field as axons.
+
+
+def _tiles(net, cores):
+    """Per layer, [(in_ids, out_ids, W (in, out))] of every tile: primary neurons, axon order."""
+    tiles = [dict() for _ in net.layers]
+    for core in cores:
+        tiles[core.layer].setdefault(core.index[:2], []).append(core)
+    out = []
+    for li, by_tile in enumerate(tiles):
+        layer_tiles = []
+        for key in sorted(by_tile):
+            group = by_tile[key]
+            used = group[0].axon_src >= 0
+            if any(not np.array_equal(c.axon_src, group[0].axon_src) for c in group):
+                raise ValueError(f"{net.layers[li].name}: the cores of one tile must share their axons")
+            ids = np.concatenate([c.neuron_ids[c.copy == 0] for c in group])
+            w = np.concatenate([c.weights[used][:, c.copy == 0] for c in group], axis=1)
+            layer_tiles.append((group[0].axon_src[used], ids, w.astype(np.int8)))
+        out.append(layer_tiles)
+    return out
+
+
+def _readers(lower, upper, n):
+    """For each tile of `lower`: the tiles of `upper` reading any of its neurons."""
+    owner = np.full(n, -1, np.int64)
+    for t, (_, ids, _) in enumerate(lower):
+        owner[ids] = t
+    readers = [[] for _ in lower]
+    for u, (in_ids, _, _) in enumerate(upper):
+        for t in np.unique(owner[in_ids]):
+            readers[t].append(u)
+    return readers
+
+
+def build_tiled_network(net, cores):
+    """A pb.DynSysGroup with every hidden layer, one LIF group per (tile, reading tile); returns
+    (network, {InputProj name: encoder sub-neuron ids it carries}, per layer [(LIF attribute
+    name, the logical sub-neuron ids of its neurons)], one entry per tile: its first copy), LIF
+    groups per layer (copies included)."""
+    import paibox as pb
+
+    tiles = _tiles(net, cores)
+    depth = len(net.layers)
+    readers = [_readers(tiles[li], tiles[li + 1], net.layers[li].n_out) for li in range(depth - 1)]
+    readers.append([[None] for _ in tiles[-1]])  # the last layer: read by the off-chip readout
+    tag = f"_t{next(_BUILDS)}"
+    input_map, outputs = {}, [[] for _ in net.layers]
+
+    class TiledNet(pb.DynSysGroup):
+        def __init__(self):
+            super().__init__()
+            made = {}  # (layer, tile, reader) -> LIF group
+            for li, layer in enumerate(net.layers):
+                t_flat = layer.thresholds.reshape(-1)
+                for t, (in_ids, out_ids, w) in enumerate(tiles[li]):
+                    leak = (1 - t_flat[out_ids % len(t_flat)]).astype(np.int32)
+                    copies = []
+                    for r in readers[li][t]:
+                        name = f"{layer.name}_tile{t}" + ("" if r is None else f"_for{r}") + tag
+                        node = pb.LIF((len(out_ids),), threshold=1, reset_v=0, leak_v=leak,
+                                      tick_wait_start=li + 1, tick_wait_end=1, name=name)
+                        setattr(self, name, node)
+                        made[li, t, r] = node
+                        copies.append(node)
+                    outputs[li].append((copies[0].name, out_ids))
+                    if li == 0:  # one input projection per tile: its receptive field
+                        inp = pb.InputProj(input=None, shape_out=(len(in_ids),), name=f"input_tile{t}" + tag)
+                        setattr(self, inp.name, inp)
+                        input_map[inp.name] = in_ids
+                        for node in copies:
+                            setattr(self, f"syn_{node.name}", pb.FullConn(inp, node, w, name=f"syn_{node.name}"))
+                        continue
+                    row = {int(s): i for i, s in enumerate(in_ids)}
+                    for s, (_, src_ids, _) in enumerate(tiles[li - 1]):
+                        if t not in readers[li - 1][s]:
+                            continue
+                        rows = np.array([row.get(int(i), -1) for i in src_ids])
+                        ws = np.where((rows >= 0)[:, None], w[np.maximum(rows, 0)], 0).astype(np.int8)
+                        src = made[li - 1, s, t]
+                        for node in copies:
+                            nm = f"syn_{src.name}_{node.name}"
+                            setattr(self, nm, pb.FullConn(src, node, ws, name=nm))
+
+    return TiledNet(), input_map, outputs, [sum(len(r) for r in layer_readers) for layer_readers in readers]
+
+
+def paibox_export_tiled(net, cores, out_dir):
+    """Compile every hidden layer (build_tiled_network) with PAIBox's Mapper and export its
+    configuration; input_map.npz gives, per input projection, the encoder sub-neuron ids."""
     import paibox as pb
 
     out = Path(out_dir) / "paibox"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    network, _ = build_network(net, start, relay=False)
+    network, input_map, outputs, nodes = build_tiled_network(net, cores)
     mapper = pb.Mapper()
     mapper.build(network)
     info = mapper.compile()
     mapper.export(fp=out, format="bin", use_hw_sim=True)
+    np.savez(out / "input_map.npz", **input_map)
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    return {"exported_layers": [layer.name for layer in net.layers[start:]],
+    return {"exported_layers": [layer.name for layer in net.layers], "construction": "tiled",
+            "paibox_nodes_per_layer": dict(zip((l.name for l in net.layers), nodes)),
+            "input_projections": len(input_map),
             "n_core_required": int(info["n_core_required"]),
             "n_core_occupied": int(info["n_core_occupied"]), "dir": str(out), "files": files,
             "seconds": round(time.time() - t0, 1)}

@@ -58,3 +58,42 @@ class PaiboxReferee:
                 out[i].append(_counts(self.sim.data[probe][i], layer))  # layer i works in tick i + 1
         self.seconds += time.perf_counter() - started
         return [np.stack(layer_counts) for layer_counts in out]
+
+
+class TiledPaiboxReferee:
+    """The export's tiled network (hardware.paibox_export.build_tiled_network) in PAIBox's
+    Simulator: every input projection gets its tile's encoder sub-neuron spikes, and each tile's
+    spikes at its layer's working tick are put back at their logical sub-neuron ids."""
+
+    def __init__(self, net, cores):
+        import paibox as pb
+
+        from hardware.paibox_export import build_tiled_network
+
+        self.net = net
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.network, self.input_map, self.outputs, _ = build_tiled_network(net, cores)
+        self.sim = pb.Simulator(self.network)
+        self.probes = [[(pb.Probe(getattr(self.network, name), "spike"), ids) for name, ids in layer]
+                       for layer in self.outputs]
+        for layer in self.probes:
+            for probe, _ in layer:
+                self.sim.add_probe(probe)
+
+    def run(self, encoder_counts):
+        """encoder_counts (B, 1, H, W, C) -> [counts per layer, (B, H', W', C') or (B, C')]."""
+        levels = self.net.encoder_levels
+        out = [[] for _ in self.net.layers]
+        for image in np.asarray(encoder_counts)[:, 0].astype(np.int64):
+            spikes = (image.reshape(-1)[:, None] > np.arange(levels)).reshape(-1)  # our sub-neuron order
+            for name, ids in self.input_map.items():
+                getattr(self.network, name).input = spikes[ids].astype(np.uint8)
+            self.sim.reset()
+            self.sim.run(len(self.net.layers))
+            for i, (layer, probes) in enumerate(zip(self.net.layers, self.probes)):
+                sub = np.zeros(layer.n_out, np.int64)
+                for probe, ids in probes:
+                    sub[ids] = np.asarray(self.sim.data[probe][i]).reshape(-1)  # layer i works in tick i + 1
+                counts = sub.reshape(-1, layer.levels).sum(axis=1)
+                out[i].append(counts.reshape(layer.out_shape) if layer.kind == "conv" else counts)
+        return [np.stack(layer_counts) for layer_counts in out]

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 
 from cli_utils import write_json_atomic
+from hardware.bounds import layer_bound
 from hardware.validate import layer_bounds
 
 OFF_CHIP = ("the encoding layer (float conv + threshold ladder on pixels) and the float classifier run "
@@ -19,7 +20,8 @@ def layer_rows(net, plans, cores, spec):
         worst, theta_max, _ = layer_bounds(layer)
         rows.append({
             "layer": layer.name, "synapse": layer.synapse, "kind": layer.kind,
-            "cores": plan.cores, "tile": list(plan.tile), "grid": list(plan.grid),
+            "cores": plan.cores, "no_copy_bound_cores": layer_bound(layer, spec.core).cores,
+            "tile": list(plan.tile), "grid": list(plan.grid),
             "cores_per_tile": sorted({int(k) for k in np.unique(plan.tile_cores)}),
             "copy_neurons": plan.copy_neurons,
             "copies_per_neuron_max": int(plan.copies.max()),
@@ -53,6 +55,9 @@ def summarize(net, plans, cores, spec, chips, routes=None, sim=None):
                               "thresholds outside the reachable membrane range clipped to it",
         "neuron_mode": "PAICORE SNN mode (1-bit in/out), hard reset to 0, leak before comparison, each layer "
                        "active for one tick per image (membranes start at 0)",
+        "no_copy_bound_cores": sum(row["no_copy_bound_cores"] for row in rows),
+        "no_copy_bound_note": "per layer ceil(N / neurons per core) at the LCN its fan-in needs and its weight "
+                              "width, whatever the layout (hardware/bounds.py); copies for fan-out only add",
         "layers": rows,
     }
     if routes is not None:

@@ -85,7 +85,7 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
     summary["estimate_only"] = bool(estimate_only)
     summary.update(agreement or {"num_images": 0, "agreement": None})
     if paibox and spec.name == "paicore":
-        summary.update(_paibox(net, out_dir, estimate_only or not paibox_export_files))
+        summary.update(_paibox(net, cores, out_dir, estimate_only or not paibox_export_files))
     else:
         summary["n_core_required"] = None
         summary.setdefault("paibox_note", "PAIBox compiles for PAICORE only" if paibox else "PAIBox skipped")
@@ -95,14 +95,14 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
     return summary
 
 
-def _paibox(net, out_dir, count_only):
+def _paibox(net, cores, out_dir, count_only):
     # PAIBox prints its build steps; the report says what it did.
     with contextlib.redirect_stdout(io.StringIO()):
-        return _paibox_quiet(net, out_dir, count_only)
+        return _paibox_quiet(net, cores, out_dir, count_only)
 
 
-def _paibox_quiet(net, out_dir, count_only):
-    from hardware.paibox_export import paibox_count, paibox_export
+def _paibox_quiet(net, cores, out_dir, count_only):
+    from hardware.paibox_export import paibox_count, paibox_export_tiled
 
     result = {}
     try:
@@ -112,9 +112,9 @@ def _paibox_quiet(net, out_dir, count_only):
     except Exception as exc:  # PAIBox's own limits: record them, do not fail the run
         result["n_core_required"] = None
         result["paibox_count_error"] = f"{type(exc).__name__}: {exc}"[:500]
-    if not count_only and len(net.layers) > 1:
-        try:
-            result["paibox_export"] = paibox_export(net, out_dir)
+    if not count_only:
+        try:  # every on-chip layer, one PAIBox group per tile (hardware.paibox_export)
+            result["paibox_export"] = paibox_export_tiled(net, cores, out_dir)
         except Exception as exc:
             result["paibox_export_error"] = f"{type(exc).__name__}: {exc}"[:500]
     return result

@@ -8,14 +8,21 @@ and the readout (off-chip) reads the last layer's spikes after tick D (D = hidde
 
 Two evaluations of the same cores, equal by construction (tests compare them):
 
-- fast (default): vectorized over the batch and over all crossbars of a layer. Per core the
-  crossbar is read off its own table in a compressed but equal form: the L_in axons of one
-  upstream neuron carry identical weight rows (checked), so their sum is that neuron's spike
-  count; all-zero rows are dropped; identical columns (the L sub-neurons of one neuron, and its
-  copies) are computed once. Cores of one layer with the same compressed shape are stacked and
-  evaluated with one batched matmul (np.matmul over (cores, rows, batch)); every hardware neuron
-  then compares its own column + bias with its own theta. Copies (identical column and
-  registers) fire with their original; the original's spikes are the layer output.
+- fast (default): every core's crossbar is read off its own table in a compressed but equal
+  form: the L_in axons of one upstream neuron carry identical weight rows (checked), so their
+  sum is that neuron's spike count; a core's neurons are split into blocks by output position
+  and the rows that are zero for every neuron of a block are dropped (they add nothing);
+  identical columns (the L sub-neurons of one neuron, and its copies) are computed once. Blocks
+  of a layer (from any of its cores) whose tables are equal and whose rows are the same pattern
+  shifted (a conv's tiles) share one table. A table's rows are cut into runs of consecutive
+  upstream neurons, which are contiguous slices of the input counts, and its blocks into
+  arithmetic progressions of offsets, so one batched matmul over a strided view evaluates a run
+  for a whole progression without any gathering copy (the time went into those copies before).
+  Every hardware neuron then compares its own column with its own registers (V + bias >= theta,
+  as V >= theta - bias in integers). Copies (identical column and registers) fire with their
+  original; the original's spikes are the layer output. Chunks of images can run on worker
+  threads (`workers`; numpy's matmuls and comparisons release the GIL), BLAS single-threaded
+  inside each; the default is one (on the shared 2-core machine two did not help).
 - literal (`compress=False`): every core computes x @ W for all its neurons (copies too), and
   its axons are fed by the exact hardware neuron copy the routing names
   (core.extra["axon_src_core"/"axon_src_col"]), the encoder's n spikes on the axons of
@@ -28,12 +35,12 @@ import contextlib
 import ctypes
 import glob
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from hardware.validate import layer_bounds
 from layers.base import FLOAT32_EXACT
-
 
 
 def _openblas():
@@ -79,42 +86,153 @@ def thermometer(counts, levels):
     return (counts[:, :, None] > np.arange(levels)).reshape(len(counts), -1)
 
 
-class _Group:
-    """Cores of one layer with the same compressed crossbar shape, stacked."""
-
-    def __init__(self, rows, weights_t, cols, theta, bias, dest, dtype):
-        self.rows = np.stack(rows)  # (G, R) upstream neuron per row (the zero row when padded)
-        self.weights_t = np.stack(weights_t).astype(dtype)  # (G, U, R)
-        n = max(len(c) for c in cols)
-        pad = lambda arrs, fill: np.stack([np.concatenate([a, np.full(n - len(a), fill, a.dtype)]) for a in arrs])
-        u = self.weights_t.shape[1]
-        self.cols = (pad(cols, 0) + np.arange(len(cols))[:, None] * u).reshape(-1)  # into (G * U) rows
-        self.theta = pad([t.astype(dtype) for t in theta], np.inf).reshape(-1, 1)  # padding never fires
-        self.bias = pad([b.astype(dtype) for b in bias], 0).reshape(-1, 1)
-        self.dest = pad(dest, -1).reshape(-1)  # logical sub-neuron per output row, -1 = padding
-
-
-def _compress(core, levels_in, n_up):
-    """(rows, W (R, U), col per neuron) of one core: upstream-neuron rows, unique columns."""
+def _upstream_rows(core, levels_in):
+    """(upstream neuron per row (R,), weights (R, neurons)): the core's crossbar with the L_in axons
+    of one upstream neuron merged into one row (they must carry identical weights)."""
     used = core.axon_src >= 0
-    up = np.where(used, core.axon_src // levels_in, -1)
-    w = core.weights
+    up = core.axon_src[used] // levels_in
+    w = core.weights[used]
     order = np.argsort(up, kind="stable")
-    up_sorted = up[order]
-    keep = up_sorted >= 0
-    order, up_sorted = order[keep], up_sorted[keep]
-    first = np.concatenate([[True], up_sorted[1:] != up_sorted[:-1]])
-    group_first = order[first][np.cumsum(first) - 1]
-    if np.any(w[order] != w[group_first]):
+    up, w = up[order], w[order]
+    first = np.concatenate([[True], up[1:] != up[:-1]])
+    if np.any(w != w[first][np.cumsum(first) - 1]):
         raise AssertionError("the axons of one upstream neuron must carry identical weights")
-    rows = up_sorted[first]
-    w_rows = w[order[first]]
-    nonzero = np.any(w_rows != 0, axis=1)
-    rows, w_rows = rows[nonzero], w_rows[nonzero]
-    if len(rows) == 0:
-        rows, w_rows = np.array([n_up]), np.zeros((1, w.shape[1]), w.dtype)
-    unique, cols = np.unique(w_rows, axis=1, return_inverse=True)
-    return rows, unique, cols.reshape(-1)
+    return up[first], w[first]
+
+
+def _position_blocks(core, layer):
+    """The core's primary neurons, one block per output position: (rows, W (U, R), dest, col, thr).
+
+    rows: the upstream neurons with a non-zero weight for some neuron of the block (the others
+    add nothing); W: the distinct columns, in the order of their first neuron; dest: the
+    neurons' logical sub-neuron ids; col: each one's column of W; thr: theta - bias."""
+    rows, w = _upstream_rows(core, layer.levels_in)
+    primary = core.copy == 0
+    dest, w = core.neuron_ids[primary], w[:, primary]
+    thr = core.theta[primary].astype(np.int64) - core.bias[primary]
+    position = dest // (layer.out_shape[2] * layer.levels)
+    for p in np.unique(position):
+        sel = position == p
+        wp = w[:, sel]
+        keep = np.any(wp != 0, axis=1)
+        unique, first, inverse = np.unique(wp[keep].T, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(first), np.int64)
+        rank[order] = np.arange(len(first))
+        yield rows[keep], unique[order], dest[sel], rank[inverse.reshape(-1)], thr[sel]
+
+
+def _runs(rows):
+    """[(a, b)]: index ranges of `rows` holding consecutive upstream ids (contiguous input slices)."""
+    cut = np.flatnonzero(np.diff(rows) != 1) + 1
+    bounds = np.concatenate([[0], cut, [len(rows)]])
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _progressions(offsets):
+    """Sorted offsets -> [(first index, count, first offset, step)]: maximal arithmetic runs."""
+    out, i, n = [], 0, len(offsets)
+    while i < n:
+        j, step = i + 1, 0
+        if j < n:
+            step = int(offsets[j] - offsets[i])
+            while j + 1 < n and offsets[j + 1] - offsets[j] == step:
+                j += 1
+            j += 1
+        out.append((i, j - i, int(offsets[i]), step))
+        i = j
+    return out
+
+
+class _Table:
+    """One crossbar table (U columns over R upstream rows) shared by K position blocks: block k
+    reads the upstream neurons base + offsets[k]. Its values are rows start .. start + K * U of
+    the layer's value array, block after block."""
+
+    def __init__(self, weights, base, offsets, start, dtype):
+        self.u, self.k, self.start = len(weights), len(offsets), start
+        # runs of consecutive upstream ids: each is a contiguous slice of the input counts
+        self.runs = [(int(base[a]), np.ascontiguousarray(weights[:, a:b], dtype)) for a, b in _runs(base)]
+        self.progressions = _progressions(np.asarray(offsets))
+        self.max_count = max(c for _, c, _, _ in self.progressions)
+
+    def evaluate(self, x, v, tmp):
+        """x (upstream neurons, B) spike counts -> v (K, U, B), the values of every block."""
+        if not self.runs:  # no non-zero weight: V = 0
+            v[:] = 0
+            return
+        row, col = x.strides
+        batch = x.shape[1]
+        for k0, count, o0, step in self.progressions:
+            out = v[k0:k0 + count]
+            for j, (s, w) in enumerate(self.runs):
+                # the run's input rows for `count` blocks at once: a view (count, n, B), no copy
+                view = np.lib.stride_tricks.as_strided(x[o0 + s:], (count, w.shape[1], batch),
+                                                       (step * row, row, col), writeable=False)
+                if j == 0:
+                    np.matmul(w, view, out=out)
+                else:
+                    np.matmul(w, view, out=tmp[:count])
+                    out += tmp[:count]
+
+
+class _LayerTables:
+    """A layer's cores as shared tables, and each logical sub-neuron's value row and threshold."""
+
+    def __init__(self, cores, layer, dtype):
+        shared, blocks = {}, []
+        for core in cores:
+            for rows, w, dest, col, thr in _position_blocks(core, layer):
+                offset = int(rows[0]) if len(rows) else 0
+                base = rows - offset
+                shared.setdefault((w.shape, w.tobytes(), base.tobytes()), (w, base, []))[2].append(len(blocks))
+                blocks.append((offset, dest, col, thr))
+        n_out = layer.n_out
+        row_of, thr_of = np.full(n_out, -1, np.int64), np.zeros(n_out, np.int64)
+        self.tables, self.rows = [], 0
+        for w, base, members in shared.values():
+            members.sort(key=lambda b: blocks[b][0])
+            table = _Table(w, base, [blocks[b][0] for b in members], self.rows, dtype)
+            for k, b in enumerate(members):
+                _, dest, col, thr = blocks[b]
+                if np.any(row_of[dest] >= 0):
+                    raise AssertionError("a logical sub-neuron has two primary hardware neurons")
+                row_of[dest], thr_of[dest] = self.rows + k * table.u + col, thr
+            self.tables.append(table)
+            self.rows += table.k * table.u
+        if np.any(row_of < 0):
+            raise AssertionError("a logical sub-neuron has no hardware neuron")
+        self.dtype, self.levels = dtype, layer.levels
+        self.row_of = row_of.reshape(-1, layer.levels)  # (neurons, L)
+        self.thr = [thr_of.reshape(-1, layer.levels)[:, l, None].astype(dtype) for l in range(layer.levels)]
+        # the common case: the L sub-neurons of a neuron share one value row, rows in neuron order
+        self.shared_row = bool(np.all(self.row_of == self.row_of[:, :1]))
+        self.identity = self.shared_row and np.array_equal(self.row_of[:, 0], np.arange(self.rows))
+        self.tmp = max((t.u * t.max_count for t in self.tables), default=0)
+
+    def values(self, x):
+        """(rows, B) membrane potentials (before the leak) of every table column."""
+        batch = x.shape[1]
+        v = np.empty((self.rows, batch), self.dtype)
+        tmp = np.empty(self.tmp * batch, self.dtype)
+        for t in self.tables:
+            block = v[t.start:t.start + t.k * t.u].reshape(t.k, t.u, batch)
+            t.evaluate(x, block, tmp[:t.u * t.max_count * batch].reshape(t.max_count, t.u, batch))
+        return v
+
+    def fire(self, v):
+        """-> (spike counts (neurons, B) int32, spikes of every sub-neuron summed over the batch)."""
+        neurons, batch = self.row_of.shape[0], v.shape[1]
+        counts = np.zeros((neurons, batch), np.int8 if self.levels < 128 else np.int32)
+        totals = np.zeros((neurons, self.levels), np.int64)
+        fired = np.empty((neurons, batch), bool)
+        shared = v if self.identity else (v[self.row_of[:, 0]] if self.shared_row else None)
+        for level in range(self.levels):
+            vl = shared if shared is not None else v[self.row_of[:, level]]
+            np.greater_equal(vl, self.thr[level], out=fired)
+            np.add(counts, fired, out=counts, casting="unsafe")
+            totals[:, level] = np.add.reduce(fired, axis=1, dtype=np.int32)
+        return counts, totals.reshape(-1)
 
 
 class CoreSimulator:
@@ -126,72 +244,92 @@ class CoreSimulator:
         self.neuron_spikes = [np.zeros(layer.n_out, np.int64) for layer in net.layers]
         self.input_spikes = np.zeros(net.layers[0].n_in, np.int64)
         self.images = 0
-        # upstream neurons in each core's window, for the axon spike statistics
+        # upstream neurons in each core's window, for the axon spike statistics: all cores' lists
+        # end to end, and where each core's starts
         self.window = []
         for li, layer in enumerate(net.layers):
-            n_up = layer.n_in // layer.levels_in
-            member = np.zeros((len(self.by_layer[li]), n_up), np.float32)
-            for k, ci in enumerate(self.by_layer[li]):
-                src = cores[ci].axon_src
-                member[k, np.unique(src[src >= 0] // layer.levels_in)] = 1
-            self.window.append(member)
+            ids = [np.unique(src[src >= 0] // layer.levels_in) for src in (cores[ci].axon_src for ci in self.by_layer[li])]
+            sizes = np.array([len(i) for i in ids], np.int64)
+            self.window.append((np.concatenate(ids + [np.zeros(0, np.int64)]).astype(np.int64),
+                                np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64), sizes))
         if compress:
-            self.groups = [self._groups(li) for li in range(len(net.layers))]
+            self.tables = [_LayerTables([cores[ci] for ci in self.by_layer[li]], layer, self.dtypes[li])
+                           for li, layer in enumerate(net.layers)]
 
-    def _groups(self, li):
-        layer = self.net.layers[li]
-        n_up = layer.n_in // layer.levels_in
-        shapes = {}
-        for ci in self.by_layer[li]:
-            core = self.cores[ci]
-            rows, unique, cols = _compress(core, layer.levels_in, n_up)
-            primary = core.copy == 0
-            entry = (rows, unique.T, cols[primary], core.theta[primary], core.bias[primary], core.neuron_ids[primary])
-            shapes.setdefault(unique.T.shape, []).append(entry)
-        return [_Group(*zip(*entries), self.dtypes[li]) for entries in shapes.values()]
-
-    def run(self, encoder_counts, threads=1, chunk=128):
+    def run(self, encoder_counts, threads=1, chunk=250, workers=1):
         """encoder_counts (B, 1, H, W, C) -> ([counts per layer], [tick of each layer]).
 
-        `threads`: BLAS threads while simulating (default 1: parallel over crossbars does not pay
-        for small GEMMs; None leaves the BLAS setting alone). `chunk`: images simulated at once;
-        small chunks keep each layer's gathered crossbar inputs in cache (measured: 128 images at
-        a time is about 1.4x faster than 1000 on the shipped LeNet)."""
+        `threads`: BLAS threads while simulating (default 1: the matmuls are many and small;
+        None leaves the BLAS setting alone). `chunk`: images simulated at once; `workers`:
+        threads over the chunks (fast evaluation only)."""
+        counts = np.asarray(encoder_counts)
+        ticks = list(range(1, len(self.net.layers) + 1))  # layer l fires at tick l (delay 1)
         with blas_threads(threads) if threads is not None else contextlib.nullcontext():
-            parts = [self._run(encoder_counts[i:i + chunk]) for i in range(0, len(encoder_counts), chunk)]
-        outputs = [np.concatenate(layer_parts) for layer_parts in zip(*(p[0] for p in parts))]
-        return outputs, parts[0][1]
+            if not self.compress:
+                parts = [self._run(counts[i:i + chunk]) for i in range(0, len(counts), chunk)]
+                return [np.concatenate(layer_parts) for layer_parts in zip(*(p[0] for p in parts))], ticks
+            outputs = [np.empty((len(counts),) + (layer.out_shape if layer.kind == "conv" else layer.out_shape[2:]),
+                                np.int32) for layer in self.net.layers]
+            starts = range(0, len(counts), chunk)
+            work = lambda i: self._run_fast(counts[i:i + chunk], [out[i:i + chunk] for out in outputs])  # noqa: E731
+            workers = (os.cpu_count() or 1) if workers is None else workers
+            if workers <= 1 or len(starts) == 1:
+                stats = [work(i) for i in starts]
+            else:
+                with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+                    stats = list(pool.map(work, starts))
+        for chunk_stats in stats:
+            self._add_statistics(*chunk_stats)
+        return outputs, ticks
+
+    def _add_statistics(self, images, input_spikes, core_input_spikes, neuron_spikes):
+        self.images += images
+        self.input_spikes += input_spikes
+        self.core_input_spikes += core_input_spikes
+        for mine, theirs in zip(self.neuron_spikes, neuron_spikes):
+            mine += theirs
 
     def _run(self, encoder_counts):
         counts = np.asarray(encoder_counts)[:, 0]
-        batch = len(counts)
-        self.images += batch
-        flat = counts.reshape(batch, -1)
+        self.images += len(counts)
+        self.input_spikes += self._input_spikes(counts)
+        return self._run_literal(counts)
+
+    def _input_spikes(self, counts, neuron_major=False):
+        """Spikes of every encoder sub-neuron summed over the images (counts (B, ...), or
+        (neurons, B) when neuron_major)."""
+        flat = counts if neuron_major else counts.reshape(len(counts), -1).T
+        out = np.zeros(self.net.layers[0].n_in, np.int64)
+        fired = np.empty(flat.shape, bool)
         for level in range(self.net.encoder_levels):  # encoder sub-neuron l fires iff count > l
-            self.input_spikes[level::self.net.encoder_levels] += np.count_nonzero(flat > level, axis=0)
-        if not self.compress:
-            return self._run_literal(counts)
-        up = flat.T.astype(np.float32)  # (upstream neurons, B) spike counts
-        outputs, ticks = [], []
-        for tick, layer in enumerate(self.net.layers, start=1):  # one tick per layer (delay 1)
-            li = tick - 1
-            self.core_input_spikes[self.by_layer[li]] += (self.window[li] @ up.sum(axis=1)).astype(np.int64)
-            x = np.concatenate([up, np.zeros((1, batch), up.dtype)]).astype(self.dtypes[li], copy=False)
-            spikes = np.zeros((layer.n_out + 1, batch), bool)  # last row: padding sink
-            for g in self.groups[li]:
-                xg = x[g.rows]  # (G, R, B): each crossbar's input rows, gathered for the group at once
-                v = np.empty((len(xg), g.weights_t.shape[1], batch), xg.dtype)
-                for i in range(len(xg)):  # one GEMM per crossbar (np.matmul on the stack is slower
-                    np.matmul(g.weights_t[i], xg[i], out=v[i])  # with threaded BLAS on few cores)
-                v = v.reshape(-1, batch)[g.cols]  # (G * N, B): each hardware neuron's column
-                spikes[g.dest] = (v + g.bias) >= g.theta
-            spikes = spikes[:-1]
-            self.neuron_spikes[li] += spikes.sum(axis=1, dtype=np.int64)
-            c = spikes.reshape(-1, layer.levels, batch).sum(axis=1, dtype=np.int32)  # (neurons, B)
-            up = c.astype(np.float32)
-            outputs.append(c.T.reshape(batch, *layer.out_shape) if layer.kind == "conv" else c.T.copy())
-            ticks.append(tick)
-        return outputs, ticks
+            out[level::self.net.encoder_levels] = np.add.reduce(np.greater(flat, level, out=fired), axis=1,
+                                                                dtype=np.int32)
+        return out
+
+    def _window_sums(self, li, spikes):
+        """Per core of layer li: the sum of `spikes` (per upstream neuron) over its window."""
+        ids, starts, sizes = self.window[li]
+        sums = np.add.reduceat(np.concatenate([spikes[ids], [0.0]]), starts) if len(starts) else np.zeros(0)
+        return np.where(sizes > 0, sums, 0).astype(np.int64)
+
+    def _run_fast(self, encoder_counts, outputs):
+        """One chunk into `outputs` (per layer, its rows of the chunk); touches no shared state:
+        -> (images, *statistics)."""
+        counts = np.asarray(encoder_counts)[:, 0]
+        batch = len(counts)
+        core_input = np.zeros(len(self.cores), np.int64)
+        neuron_spikes = []
+        up = counts.reshape(batch, -1).T  # (upstream neurons, B) spike counts
+        input_spikes = None
+        for li, (tables, out) in enumerate(zip(self.tables, outputs)):  # one tick per layer
+            x = np.ascontiguousarray(up, tables.dtype)  # row-major: the tables' runs are slices of it
+            if input_spikes is None:
+                input_spikes = self._input_spikes(x, neuron_major=True)
+            core_input[self.by_layer[li]] += self._window_sums(li, x.sum(axis=1, dtype=np.float64))
+            up, totals = tables.fire(tables.values(x))
+            neuron_spikes.append(totals)
+            out.reshape(batch, -1)[:] = up.T
+        return batch, input_spikes, core_input, neuron_spikes
 
     def _run_literal(self, counts):
         batch = len(counts)

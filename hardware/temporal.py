@@ -6,8 +6,13 @@ scaled, sign-folded integer weights, and the temporal NeuronModel (subtractive r
 window of L_in ticks, a release window of L ticks).
 
 How the windows are built from what a PAICORE core has (why, in docs/hardware.md §7):
-- core registers tick_wait_start / tick_wait_end: a layer's cores work from the tick its input
-  arrives for L_in + L ticks and then stop (so the count is capped at L);
+- core registers tick_wait_start / tick_wait_end: a spike carries a relative tick, and a core
+  reads it at its own local tick (global tick - tick_wait_start) equal to the sender's plus the
+  delay (PAIBox's semantics), so a layer l hop later is one tick later only when its
+  tick_wait_start is one above the sender's: tick_wait_start = l + 1 for the l-th hidden layer
+  (0-based). Its cores then idle (no input, membrane 0, below the threshold) until the layer
+  below releases, store for L_in ticks, release for L and stop (so the count is capped at L):
+  tick_wait_end = the last release tick + 1 - tick_wait_start;
 - neuron registers: positive threshold = step d (the linear reset subtracts it), leak 0,
   initial membrane 0;
 - controller neurons (timers in controller cores, no input axons) on two groups of extra axons
@@ -32,17 +37,18 @@ from layers.base import role_of
 
 @dataclass(frozen=True)
 class Window:
-    start: int  # first tick its input arrives (tick_wait_start, global ticks)
+    start: int  # first tick its input arrives (global ticks)
     store: int  # L_in
     release: int  # L
-
-    @property
-    def length(self):  # tick_wait_end
-        return self.store + self.release
+    tick_wait_start: int  # the cores' register: their local tick 0 (see the module docstring)
 
     @property
     def release_start(self):
         return self.start + self.store
+
+    @property
+    def tick_wait_end(self):  # the cores' register: working ticks, up to the last release tick
+        return self.release_start + self.release - self.tick_wait_start
 
 
 def extract_temporal(snn):
@@ -107,8 +113,8 @@ def _layer(synapse, neuron, levels_in):
 def windows(net, delay=1):
     """Window of every layer: the encoder's spikes leave at ticks 0..L0-1 and arrive `delay` later."""
     out, start, ticks = [], delay, net.encoder_levels
-    for layer in net.layers:
-        w = Window(start, ticks, layer.neuron.fire_ticks)
+    for index, layer in enumerate(net.layers):
+        w = Window(start, ticks, layer.neuron.fire_ticks, delay * (index + 1))
         out.append(w)
         start, ticks = w.release_start + delay, w.release
     return out
@@ -149,10 +155,11 @@ def check_windows(net, spec, delay=1):
     problems = []
     start_max, end_max = spec.core.tick_wait_max
     for layer, w in zip(net.layers, windows(net, delay)):
-        if w.start > start_max:
-            problems.append(f"layer {layer.name}: tick_wait_start: needs {w.start}, limit {start_max}")
-        if w.length > end_max:
-            problems.append(f"layer {layer.name}: tick_wait_end: needs {w.length} (store {w.store} + release "
+        if w.tick_wait_start > start_max:
+            problems.append(f"layer {layer.name}: tick_wait_start: needs {w.tick_wait_start}, limit {start_max}")
+        if w.tick_wait_end > end_max:
+            problems.append(f"layer {layer.name}: tick_wait_end: needs {w.tick_wait_end} (from tick "
+                            f"{w.tick_wait_start}: {w.start - w.tick_wait_start} idle, store {w.store} + release "
                             f"{w.release} ticks), limit {end_max}")
     return problems
 

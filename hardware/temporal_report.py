@@ -37,11 +37,14 @@ def temporal_summary(net, plans, cores, spec, chips):
     wins = windows(net, delay)
     return {
         "latency_ticks": latency_ticks(net, delay),
-        "latency_note": "the host sends the encoder's burst in ticks 0..L0-1; a layer's cores work from the "
-                        "tick its first input arrives (delay 1) for store + release ticks; the readout reads "
-                        "the last release window. One image per run: tick_wait_start/end are one-shot",
-        "windows": [{"layer": layer.name, "tick_wait_start": w.start, "tick_wait_end": w.length, "store": w.store,
-                     "release": w.release} for layer, w in zip(net.layers, wins)],
+        "latency_note": "the host sends the encoder's burst in ticks 0..L0-1; the l-th hidden layer's cores "
+                        "start at tick l + 1 (a spike is read at the receiver's local tick equal to the sender's, "
+                        "plus the delay), idle until their input arrives, store for L_in ticks and release for L; "
+                        "the readout reads the last release window. One image per run: tick_wait_start/end "
+                        "are one-shot",
+        "windows": [{"layer": layer.name, "tick_wait_start": w.tick_wait_start, "tick_wait_end": w.tick_wait_end,
+                     "first_input_tick": w.start, "store": w.store, "release": w.release}
+                    for layer, w in zip(net.layers, wins)],
         "neuron_mode": "PAICORE SNN mode, linear reset (subtract theta_pos = the step d), leak 0, membranes "
                        "start at 0; hold controllers keep every partial sum below the threshold while storing, "
                        "lift controllers add d + L_in a - theta at the first release tick",
@@ -61,8 +64,9 @@ def lines(summary):
            f"core(s) = {summary['total_cores']} cores on {summary['chips']} chip(s); latency "
            f"{summary['latency_ticks']} ticks"]
     for row, w in zip(summary["layers"], summary["windows"]):
-        out.append(f"  {row['layer']}: {row['cores']} cores, {row['weight_bits']}-bit, LCN {row['lcn']}, window "
-                   f"ticks {w['tick_wait_start']}..{w['tick_wait_start'] + w['tick_wait_end'] - 1}")
+        out.append(f"  {row['layer']}: {row['cores']} cores, {row['weight_bits']}-bit, LCN {row['lcn']}, works in "
+                   f"ticks {w['tick_wait_start']}..{w['tick_wait_start'] + w['tick_wait_end'] - 1}, stores from "
+                   f"tick {w['first_input_tick']}")
     return out
 
 

@@ -3,10 +3,10 @@
 Every hardware neuron follows the PAICORE SNN-mode tick (docs/hardware.md §4) with the temporal
 registers (hardware.temporal): V += sum_axons x * w; spike iff V >= theta_pos; after a spike
 V -= theta_pos (linear reset); leak 0; membranes start at 0. A layer's cores work only inside
-their window (tick_wait_start = the tick its first input arrives, tick_wait_end = store +
-release ticks). Axons: the data axons carry the spikes the layer below emitted one tick earlier
-(delay 1; the encoder's burst for the first layer), the hold axons fire in every store tick, the
-lift axons in the first release tick.
+their window (from the tick their first input arrives, for store + release ticks; the registers
+that give this window on the chip are in hardware.temporal). Axons: the data axons carry the
+spikes the layer below emitted one tick earlier (delay 1; the encoder's burst for the first
+layer), the hold axons fire in every store tick, the lift axons in the first release tick.
 
 Layers run one after another, each over its own ticks in order: a layer at tick t needs only
 what the layer below emitted at t - 1, so this is the tick-by-tick order of the chip. Within a

@@ -67,12 +67,15 @@ def write_cifar10(root, per_batch=6, seed=0):
     return written
 
 
-def write_cifar100(root, count=8, seed=0):
+def write_cifar100(root, count=8, seed=0, test_count=None):
+    """cifar-100-python/ with train, test and meta (count images each, or test_count in test)."""
     folder = root / "cifar-100-python"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     written = {}
     for name in ("train", "test"):
+        if name == "test" and test_count is not None:
+            count = test_count
         images = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
         fine = rng.integers(0, 100, size=count).tolist()
         _dump(folder / name, {b"data": _rows(images), b"fine_labels": fine,

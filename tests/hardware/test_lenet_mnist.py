@@ -24,6 +24,8 @@ def _check(summary, n):
     assert summary["total_cores"] == 432 and summary["chips"] == 1
     assert [row["cores"] for row in summary["layers"]] == [288, 64, 64, 8, 8]
     assert [row["copy_neurons"] for row in summary["layers"]] == [0, 7168, 0, 0, 0]
+    assert [row["no_copy_bound_cores"] for row in summary["layers"]] == [288, 36, 64, 8, 8]
+    assert summary["no_copy_bound_cores"] == 404
 
 
 def test_lenet_500_images_bit_exact(lenet_snn, mnist_test, tmp_path):

@@ -62,8 +62,8 @@ def test_without_the_controllers_partial_sums_fire_too_early(small_sr):
 
 def test_validator_rejects_windows_that_do_not_fit(small_sr):
     snn, _ = small_sr
-    with pytest.raises(HardwareError, match=r"layer act1: tick_wait_end: needs 8 \(store 4 \+ release 4 ticks\), "
-                                            r"limit 3"):
+    with pytest.raises(HardwareError, match=r"layer act1: tick_wait_end: needs 8 \(from tick 1: 0 idle, store 4 \+ "
+                                            r"release 4 ticks\), limit 3"):
         map_network(snn, _tiny(tick_wait_bits=2), mapping="temporal")
 
 
@@ -90,3 +90,20 @@ def test_spatial_reader_refuses_sr_and_temporal_refuses_sg(small_sr):
     model = _model_of(small_sr)
     with pytest.raises(HardwareError, match="temporal mapping needs store-and-release neurons"):
         map_network(convert(model, method="sg"), _tiny(), mapping="temporal")
+
+
+def test_paibox_simulator_spike_trains_equal_ours(small_sr):
+    """PAIBox's own Simulator, on the temporal network built with its LIF groups (one per step),
+    gives our tick simulator's release spike trains and no spike in a store window."""
+    from hardware.paibox_temporal import PaiboxTemporalReferee
+
+    snn, images = small_sr
+    net, spec, plans, cores, *_ = map_network(snn, "paicore", mapping="temporal")
+    encoded = net.probe.predict(images[:4], verbose=0)[net.encoder_name]
+    ours = TemporalSimulator(net, cores).run(encoded)
+    referee = PaiboxTemporalReferee(net)
+    theirs = referee.run(encoded)
+    assert referee.store_spikes == 0
+    for a, b in zip(ours, theirs):
+        assert a.sum() > 0
+        np.testing.assert_array_equal(a, b)

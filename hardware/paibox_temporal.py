@@ -1,0 +1,158 @@
+"""PAIBox's own Simulator as a referee for the temporal mapping (docs/hardware.md §8).
+
+What our tick simulator (hardware.temporal_sim) assumes of a PAICORE neuron in the temporal
+mapping is built here in PAIBox and run by PAIBox's `Simulator`:
+- every hidden layer is split into PAIBox `LIF` groups, one per distinct step d (PAIBox takes one
+  threshold per group; a channel's threshold register holds its step): threshold d, linear
+  ("soft") reset V -= d, leak 0, membranes from 0, with the cores' own tick_wait_start and
+  tick_wait_end (hardware.temporal: PAIBox reads a spike at the receiver's local tick equal to
+  the sender's, so these registers are what sets the one-tick hop);
+- data synapses are the SNN's own scaled, sign-folded integer kernels (`Conv2d` per pair of
+  groups, `FullConn` for dense layers in PAIBox's (C, H, W) order);
+- the hold and lift controllers are InputProj spike sources that fire at the controller timers'
+  ticks (hold: every store tick; lift: the first release tick) through `FullConn`s whose weights
+  are each channel's -a and b split into int8 pieces. On the chip they are timer neurons in
+  controller cores; here only their spikes matter, and those are fixed by the windows.
+The encoder's burst enters through an InputProj at the ticks the host sends it (an InputProj's
+spikes are read in the same tick), and so do the controllers' spikes. Per layer the release spike trains are read back in our
+(H', W', C') order, and spikes in a store tick are counted.
+"""
+import contextlib
+import io
+import itertools
+import time
+
+import numpy as np
+
+from hardware.paibox_export import _dense_weights, _kernel_oihw
+from hardware.temporal import _split, latency_ticks, windows
+
+_BUILDS = itertools.count()
+
+
+def _groups(steps):
+    """[(step, channel indices)] of one layer, one per distinct step."""
+    return [(int(d), np.flatnonzero(steps == d)) for d in np.unique(steps)]
+
+
+def _controller_weights(total, channels, positions):
+    """(K, channels * positions) int8 weights summing per neuron to `total[channel]`, in PAIBox's
+    (C, H, W) neuron order."""
+    pieces = _split(np.asarray(total)[channels], -128, 127)  # (C_g, K)
+    return np.repeat(pieces.T, positions, axis=1).astype(np.int8)
+
+
+class PaiboxTemporalReferee:
+    """Builds the PAIBox network once; `run(encoder_spikes)` -> per-layer release spike trains
+    (B, L, n_out), as TemporalSimulator.run."""
+
+    def __init__(self, net, delay=1):
+        import paibox as pb
+
+        self.net, self.delay = net, delay
+        self.windows = windows(net, delay)
+        self.ticks = latency_ticks(net, delay)
+        self._image = None  # (L0, C, H, W) of the image being simulated
+        self.store_spikes = 0
+        self.seconds = 0.0
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.network, self.groups = self._build(pb)
+        self.sim = pb.Simulator(self.network)
+        self.probes = []
+        for layer_groups in self.groups:
+            row = [pb.Probe(neuron, "spike") for _, _, neuron in layer_groups]
+            for probe in row:
+                self.sim.add_probe(probe)
+            self.probes.append(row)
+
+    def _encoder_at(self, t):
+        tick = t - self.delay  # the host sent this tick's burst `delay` ticks earlier
+        if self._image is None or not 0 <= tick < len(self._image):
+            return np.zeros(self._image.shape[1:] if self._image is not None else self._enc_shape, np.uint8)
+        return self._image[tick]
+
+    def _build(self, pb):
+        net, wins, tag = self.net, self.windows, f"_t{next(_BUILDS)}"
+        first = net.layers[0]
+        h, w, c = first.in_shape
+        self._enc_shape = (c, h, w)
+        referee = self
+        groups = []
+
+        def window_source(name, count, ticks):
+            def fire(t):
+                return np.full(count, int(t in ticks), np.uint8)
+            return pb.InputProj(input=fire, shape_out=(count,), name=name)
+
+        class TemporalNet(pb.DynSysGroup):
+            def __init__(self):
+                super().__init__()
+                self.inp = pb.InputProj(input=referee._encoder_at, shape_out=(c, h, w), name="encoder" + tag)
+                sources = [(self.inp, np.arange(c))]
+                prev_shape = first.in_shape
+                nodes = []
+                for li, (layer, win) in enumerate(zip(net.layers, wins)):
+                    ho, wo, _ = layer.out_shape
+                    positions = ho * wo
+                    layer_groups = []
+                    for gi, (step, channels) in enumerate(_groups(layer.steps)):
+                        shape = (len(channels), ho, wo) if layer.kind == "conv" else (len(channels),)
+                        neuron = pb.LIF(shape, threshold=step, reset_v=None, leak_v=0,
+                                        tick_wait_start=win.tick_wait_start, tick_wait_end=win.tick_wait_end,
+                                        name=f"{layer.name}_d{step}{tag}")
+                        nodes.append(neuron)
+                        for si, (src, src_channels) in enumerate(sources):
+                            nodes.append(_data_synapse(pb, layer, prev_shape, src, src_channels, neuron, channels,
+                                                       f"{layer.synapse}_{gi}_{si}{tag}"))
+                        for kind, total, ticks in (("hold", -layer.hold, range(win.start, win.release_start)),
+                                                   ("lift", layer.lift, (win.release_start,))):
+                            weights = _controller_weights(total, channels, positions)
+                            if not len(weights):
+                                continue
+                            timer = window_source(f"{kind}_{layer.name}_{gi}{tag}", len(weights), set(ticks))
+                            nodes += [timer, pb.FullConn(timer, neuron, weights, name=f"{kind}_syn_{layer.name}_{gi}{tag}")]
+                        layer_groups.append((step, channels, neuron))
+                    groups.append(layer_groups)
+                    sources = [(neuron, channels) for _, channels, neuron in layer_groups]
+                    prev_shape = layer.out_shape
+                for i, node in enumerate(nodes):  # PAIBox finds the nodes among the group's attributes
+                    setattr(self, f"node{i}", node)
+
+        return TemporalNet(), groups
+
+    def run(self, encoder_spikes):
+        """encoder_spikes (B, L0, H, W, C) 0/1 -> [per layer (B, L, n_out) release spike trains]."""
+        spikes = np.asarray(encoder_spikes).astype(np.uint8)
+        out = [[] for _ in self.net.layers]
+        started = time.perf_counter()
+        for image in spikes:
+            self._image = image.transpose(0, 3, 1, 2)  # (L0, C, H, W)
+            self.sim.reset()
+            self.sim.run(self.ticks)
+            for li, (layer, win) in enumerate(zip(self.net.layers, self.windows)):
+                out[li].append(self._trains(li, layer, win))
+        self.seconds += time.perf_counter() - started
+        self._image = None
+        return [np.stack(trains) for trains in out]
+
+    def _trains(self, li, layer, win):
+        ho, wo, co = layer.out_shape
+        trains = np.zeros((win.release, ho, wo, co), np.int64)
+        for (step, channels, _), probe in zip(self.groups[li], self.probes[li]):
+            data = np.asarray(self.sim.data[probe])  # (ticks, neurons of the group), timestamp t at t - 1
+            data = data.reshape(len(data), len(channels), ho, wo)
+            store = data[win.start - 1:win.release_start - 1]
+            self.store_spikes += int(store.sum())
+            release = data[win.release_start - 1:win.release_start - 1 + win.release]
+            trains[:, :, :, channels] = release.transpose(0, 2, 3, 1)
+        return trains.reshape(win.release, -1)
+
+
+def _data_synapse(pb, layer, prev_shape, src, src_channels, neuron, channels, name):
+    if layer.kind == "conv":
+        kernel = _kernel_oihw(layer)[np.ix_(channels, src_channels)]
+        return pb.Conv2d(src, neuron, kernel, stride=layer.strides, padding=layer.pads, name=name)
+    c = prev_shape[2]
+    weights = _dense_weights(layer, prev_shape)  # (C * H * W, units), C-major
+    weights = weights.reshape(c, -1, weights.shape[1])[src_channels].reshape(-1, weights.shape[1])
+    return pb.FullConn(src, neuron, weights[:, channels], name=name)
