@@ -43,51 +43,49 @@ def main():
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--mapping", choices=("spatial", "temporal"), default="spatial")
     args = parser.parse_args()
-    if args.mapping == "temporal":
-        return temporal(args)
-    snn = convert(keras.models.load_model(args.checkpoint), method="sg")
+    method, ours_of, referee_of, unit = MAPPINGS[args.mapping]
+    snn = convert(keras.models.load_model(args.checkpoint), method=method)
     images = load_arrays("mnist", "test")[0][:args.images].astype(np.float32)
-    net, spec, plans, cores, chips, routes = map_network(snn, "paicore")
+    net, spec, plans, cores, chips, routes = map_network(snn, "paicore", mapping=args.mapping)
     encoded = net.probe.predict(images, verbose=0)[net.encoder_name]
-    sim = CoreSimulator(net, cores)
     t0 = time.perf_counter()
-    ours, _ = sim.run(encoded)
+    ours = ours_of(net, cores, encoded)
     ours_s = time.perf_counter() - t0
-    referee = PaiboxReferee(net)
+    referee = referee_of(net)
     theirs = referee.run(encoded)
     total = 0
-    for layer, a, b in zip(net.layers, ours, theirs):
+    for index, (layer, a, b) in enumerate(zip(net.layers, ours, theirs)):
         differ = int(np.sum(a != b))
         total += differ
-        print(f"{layer.name}: {differ} of {a.size:,} neuron counts differ (ours vs PAIBox Simulator); "
+        groups = f", {len(referee.groups[index])} LIF groups" if hasattr(referee, "groups") else ""
+        print(f"{layer.name}: {differ} of {a.size:,} {unit} differ (ours vs PAIBox Simulator{groups}); "
               f"spikes ours {int(a.sum()):,}, PAIBox {int(b.sum()):,}")
-    print(f"{len(images)} images: {total} differing counts in total; our core simulator {ours_s:.2f} s, PAIBox "
-          f"Simulator {referee.seconds:.2f} s; ratio PAIBox / ours {referee.seconds / max(ours_s, 1e-9):.1f}")
+    store = (f", {referee.store_spikes} PAIBox spikes in store windows" if hasattr(referee, "store_spikes")
+             else "")
+    print(f"{len(images)} images, {args.mapping}: {total} differing {unit} in total{store}; our simulator "
+          f"{ours_s:.2f} s, PAIBox Simulator {referee.seconds:.2f} s; ratio PAIBox / ours "
+          f"{referee.seconds / max(ours_s, 1e-9):.1f}")
 
 
-def temporal(args):
-    from hardware.paibox_temporal import PaiboxTemporalReferee
+def _spatial_counts(net, cores, encoded):
+    return CoreSimulator(net, cores).run(encoded)[0]
+
+
+def _temporal_trains(net, cores, encoded):
     from hardware.temporal_sim import TemporalSimulator
 
-    snn = convert(keras.models.load_model(args.checkpoint), method="sr")
-    images = load_arrays("mnist", "test")[0][:args.images].astype(np.float32)
-    net, spec, plans, cores, chips, routes = map_network(snn, "paicore", mapping="temporal")
-    encoded = net.probe.predict(images, verbose=0)[net.encoder_name]
-    t0 = time.perf_counter()
-    ours = TemporalSimulator(net, cores).run(encoded)
-    ours_s = time.perf_counter() - t0
-    referee = PaiboxTemporalReferee(net)
-    theirs = referee.run(encoded)
-    total = 0
-    for layer, a, b in zip(net.layers, ours, theirs):
-        differ = int(np.sum(a != b))
-        total += differ
-        print(f"{layer.name}: {differ} of {a.size:,} spikes-per-tick differ (ours vs PAIBox Simulator, "
-              f"{len(referee.groups[net.layers.index(layer)])} LIF groups); spikes ours {int(a.sum()):,}, "
-              f"PAIBox {int(b.sum()):,}")
-    print(f"{len(images)} images, temporal: {total} differing spike-train entries, {referee.store_spikes} PAIBox "
-          f"spikes in store windows; our tick simulator {ours_s:.2f} s, PAIBox Simulator {referee.seconds:.2f} s; "
-          f"ratio PAIBox / ours {referee.seconds / max(ours_s, 1e-9):.1f}")
+    return TemporalSimulator(net, cores).run(encoded)
+
+
+def _temporal_referee(net):
+    from hardware.paibox_temporal import PaiboxTemporalReferee
+
+    return PaiboxTemporalReferee(net)
+
+
+# mapping -> (conversion method, our simulator, PAIBox referee, what is compared)
+MAPPINGS = {"spatial": ("sg", _spatial_counts, PaiboxReferee, "neuron counts"),
+            "temporal": ("sr", _temporal_trains, _temporal_referee, "spike-train entries (neuron x release tick)")}
 
 
 if __name__ == "__main__":
