@@ -93,7 +93,7 @@ def test_bad_imagenet_input_is_one_line_and_writes_nothing(tmp_path, capsys, cas
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_the_real_vgg15ab_imagenet_trains_one_step_end_to_end(tmp_path, backend):
     """The binary recipe's network on 2 training images, batch 2, one epoch (on 2 shared CPU cores:
-    about 70 s on TensorFlow, 90 s on JAX, most of it building, saving 1.5 GB and exporting)."""
+    45-70 s on TensorFlow, 60-90 s on JAX, most of it building, saving 1.5 GB and exporting)."""
     data = write_tree(tmp_path / "data" / "imagenet").parent
     out = tmp_path / "run"
     command = [sys.executable, str(REPO / "train.py"), "--config", "imagenet_vgg15ab_imagenet_binary", "--epochs", "1",
