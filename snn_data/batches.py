@@ -94,29 +94,39 @@ class EvalBatches(_Batches):
         return (self._images[self._positions(index)].astype(np.float32),)
 
 
-class ImageFolderBatches(keras.utils.PyDataset):
-    """(float32 images, int64 labels) batches of an ImageFolder split (snn_data/rate_transforms.py),
-    decoded when a batch is asked for. Keras fetches batches ahead with `workers` threads; PIL
-    releases the GIL while it decodes a JPEG, so the threads decode in parallel. `order` lists the
-    sample indices to serve (default: file order); the last batch may be short."""
+class ImageFolderBatches(_Batches):
+    """(float32 images, int64 labels) batches of an ImageFolder split (`ImageFiles`, from
+    snn_data/rate_transforms.py), decoded when a batch is asked for; nothing is loaded ahead. Keras
+    fetches batches ahead with `workers` threads; PIL releases the GIL while it decodes a JPEG, so
+    the threads decode in parallel.
 
-    def __init__(self, root, split, batch_size, transform=None, order=None, workers=4):
-        from snn_data.rate_transforms import calibration_transform, eval_transform, image_folder
+    `order` lists the sample indices to serve (default: file order). With `seeds` (one (2,) seed
+    per position, snn_data.augment.epoch_order) the transform is called as transform(image, seed):
+    the training augmentation. `multiple` and `shard` as for TrainBatches; `pad` repeats the last
+    sample up to a multiple of `multiple` instead of cutting the last batch (evaluation), and
+    `real` says how many samples are real. The last batch may be short."""
 
-        super().__init__(workers=workers, use_multiprocessing=False)
-        samples, self.classes = image_folder(root, split)
-        self._samples = samples if order is None else [samples[i] for i in order]
-        self._transform = transform or (eval_transform if split == "val" else calibration_transform)
-        self._batch_size = batch_size
+    def __init__(self, files, batch_size, transform=None, order=None, seeds=None, workers=4, multiple=1,
+                 shard=(0, 1), pad=False):
+        from snn_data.rate_transforms import calibration_transform, eval_transform
 
-    def __len__(self):
-        return math.ceil(len(self._samples) / self._batch_size)
+        self._files = files
+        self._order = np.arange(len(files)) if order is None else np.asarray(order)
+        self.real = len(self._order)
+        count = self.real + (-self.real % multiple if pad else 0)
+        super().__init__(count, batch_size, multiple, shard, workers)
+        self._seeds = seeds
+        self._transform = transform or (eval_transform if files.split == "val" else calibration_transform)
+        self.classes = files.classes
 
     def __getitem__(self, index):
         from snn_data.rate_transforms import decode_image
 
-        if index >= len(self):
-            raise IndexError(index)
-        picked = self._samples[index * self._batch_size : (index + 1) * self._batch_size]
-        images = np.stack([decode_image(path, self._transform) for path, _ in picked]).astype(np.float32)
-        return images, np.array([label for _, label in picked], np.int64)
+        positions = self._positions(index)
+        picked = self._order[np.minimum(positions, self.real - 1)]
+        if self._seeds is None:
+            images = [decode_image(self._files.paths[i], self._transform) for i in picked]
+        else:
+            images = [decode_image(self._files.paths[i], lambda image, seed=seed: self._transform(image, seed))
+                      for i, seed in zip(picked, self._seeds[positions])]
+        return np.stack(images).astype(np.float32), self._files.labels[picked]

@@ -51,12 +51,64 @@ def read_imagenet(split, directory, limit=None):
     train/ with its calibration transform (snn_data.rate_transforms); or, from a folder of the
     ILSVRC2012 archives, through tensorflow-datasets (snn_data.tfds_imagenet)."""
     from snn_data.rate_transforms import read_image_folder
-    from snn_data.tfds_imagenet import is_manual_dir, read_tfds_imagenet
+    from snn_data.tfds_imagenet import read_tfds_imagenet
+
+    archives = imagenet_archives(directory)
+    if archives is not None:
+        return read_tfds_imagenet(split, archives, limit)
+    return read_image_folder(imagenet_root(directory), "val" if split == "test" else "train", limit=limit)
+
+
+def imagenet_archives(directory):
+    """The folder of ILSVRC2012 archives (tensorflow-datasets' manual directory) under `directory`, or None."""
+    from snn_data.tfds_imagenet import is_manual_dir
 
     for candidate in (directory / "imagenet", directory):
         if candidate.is_dir() and is_manual_dir(candidate):
-            return read_tfds_imagenet(split, candidate, limit)
-    return read_image_folder(imagenet_root(directory), "val" if split == "test" else "train", limit=limit)
+            return candidate
+    return None
+
+
+def imagenet_files(split, data_dir=None):
+    """The ImageFiles of one split of an ImageFolder tree (test = val/), listed and not loaded:
+    train.py streams them (snn_data.pipelines.image_train_dataset, snn_data.batches.ImageFolderBatches)."""
+    from snn_data.rate_transforms import image_files
+
+    directory = _imagenet_dir(data_dir)
+    if imagenet_archives(directory) is not None:
+        raise DataError(f"{directory} holds the ILSVRC2012 archives: train.py streams ImageNet from an ImageFolder "
+                        f"tree (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG), which it cannot read from tensorflow-datasets' "
+                        f"records; extract the archives into such a tree (evaluate_snn.py reads the archives)")
+    return image_files(imagenet_root(directory), "val" if split == "test" else "train")
+
+
+def check_imagenet_folders(data_dir=None):
+    """Both splits of the ImageFolder tree exist and hold images (a quick check before Keras loads)."""
+    from snn_data.rate_transforms import check_image_folder
+
+    directory = _imagenet_dir(data_dir)
+    if imagenet_archives(directory) is not None:
+        imagenet_files("train", directory)  # raises the archives message
+    for split in ("train", "val"):
+        check_image_folder(imagenet_root(directory), split)
+
+
+def check_same_classes(train, test, classes):
+    """The two splits number the same class folders (a label means one class in both), at most `classes`."""
+    if train.classes != test.classes:
+        only = sorted(set(train.classes) ^ set(test.classes))
+        raise DataError(f"the ImageNet train/ and val/ folders hold different classes ({len(train.classes)} and "
+                        f"{len(test.classes)}; e.g. {', '.join(only[:3])} only in one), so their labels disagree")
+    if len(train.classes) > classes:
+        raise DataError(f"the ImageNet folders hold {len(train.classes)} classes; the model has {classes} outputs")
+
+
+def _imagenet_dir(data_dir):
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        raise DataError("ImageNet is read from an ImageFolder tree (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG): "
+                        "pass --data-dir (or the seed's --data)")
+    return directory
 
 
 def read_mnist(split, directory, verify_md5=True):

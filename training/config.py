@@ -72,8 +72,10 @@ MAX_SEED = 2**32 - 1  # numpy's generator takes seeds in [0, 2^32)
 MAX_EPOCHS = 100_000  # more is a typo, and it overflows the learning-rate schedule's step counter
 MAX_BATCH = 65_536
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
-# ImageNet is only evaluated (from an ImageFolder tree, a few images at a time), never trained here.
-TRAINABLE = [name for name in DATASETS if name != "imagenet"]
+TRAINABLE = list(DATASETS)
+# ImageNet's 224 x 224 images go to the rate-coded presets (the binary-SNN seed's VGG-15); the
+# others crop CIFAR's 24 x 24 centre or expect MNIST.
+IMAGENET_QUANTIZATIONS = ("xnor", "rate_float")
 
 
 def _mode(text):
@@ -260,6 +262,9 @@ def validate(options):
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
     if options["dataset"] is not None and options["dataset"] not in TRAINABLE:
         raise UserError(f"unknown dataset {options['dataset']!r}; valid: {', '.join(TRAINABLE)}")
+    if options["dataset"] == "imagenet" and PRESETS[options["model"]].quantization not in IMAGENET_QUANTIZATIONS:
+        raise UserError(f"{options['model']} does not take ImageNet images; ImageNet trains the rate-coded presets "
+                        f"(vgg15ab_imagenet, vgg15ab_imagenet_fp)")
     for ok, message in _numeric_checks(options):
         if not ok:
             raise UserError(message)

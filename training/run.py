@@ -32,7 +32,8 @@ from layers.noise_training import TrainingSpikeDeletion
 from models import DATASETS, build_preset, get_preset, hidden_macs
 from models.initial_weights import draw_initial_weights
 from models.tensorlayer_npz import NpzError, import_npz
-from snn_data import load_arrays
+from snn_data import load_arrays, resolve_data_dir
+from snn_data.readers import check_same_classes, imagenet_archives, imagenet_files
 from cli_utils import UserError, temporary_path, write_json_atomic
 from training import distribute, inputs, optimizers, runfolder
 from training.backend import tensorflow_available
@@ -72,6 +73,8 @@ def run_training(options, placement=None):
     # Everything that can fail on the user's input happens before the folder is touched.
     train_x, train_y = _limit(*_load(options, "train"), options["limit_train"])
     test_x, test_y = _limit(*_load(options, "test"), options["limit_test"])
+    if options["dataset"] == "imagenet":
+        check_same_classes(train_x, test_x, DATASETS["imagenet"][1])
     steps_per_epoch = feed.steps_per_epoch(len(train_x), options["batch_size"])
     if steps_per_epoch == 0:
         raise UserError(f"{len(train_x)} training images make no batch that splits over {placement.devices} devices")
@@ -460,7 +463,17 @@ def count_correct(model, images, labels):
 
 
 def _load(options, split):
+    """(images, labels) arrays; ImageNet from an ImageFolder tree as (ImageFiles, labels), streamed
+    from its files (a folder of the ILSVRC2012 archives still loads as arrays, for inference)."""
+    if options["dataset"] == "imagenet" and not _imagenet_archives(options["data_dir"]):
+        files = imagenet_files(split, options["data_dir"])
+        return files, files.labels
     return load_arrays(options["dataset"], split, options["data_dir"], verify_md5=options["md5_check"])
+
+
+def _imagenet_archives(data_dir):
+    directory = resolve_data_dir(data_dir)
+    return directory is not None and imagenet_archives(directory) is not None
 
 
 def _limit(images, labels, limit):

@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from snn_data.readers import check_imagenet_folders
 from snn_data.sources import SOURCES, dataset_file, resolve_data_dir
 from training.config import DEFAULTS, UserError, default_output_dir
 
@@ -45,9 +46,6 @@ def output_dir(options):
 def plan_training(options):
     """The Plan for `options`, or a UserError naming what is wrong and what to do instead."""
     options = {**options, "dataset": options["dataset"] or _preset_dataset(options["model"])}
-    if options["dataset"] == "imagenet":  # the readers decode ImageNet JPEGs for evaluation, a few at a time
-        raise UserError(f"{options['model']} is an ImageNet model: train.py does not train on ImageNet "
-                        f"(its configs record the seed's recipe; evaluate_snn.py evaluates ImageNet)")
     out = output_dir(options)
     check_writable(out)
     state, metrics = read_state(out), read_metrics(out)
@@ -150,10 +148,13 @@ def check_writable(out):
 def check_data_files(options):
     """Every official file the dataset needs exists under the data directory (md5s are checked
     when the data loads); with no data directory the tensorflow-datasets fallback is used."""
+    dataset = options["dataset"] or _preset_dataset(options["model"])
+    if dataset == "imagenet":  # an ImageFolder tree, always from a data directory
+        check_imagenet_folders(options["data_dir"])
+        return
     directory = resolve_data_dir(options["data_dir"])
     if directory is None:
         return
-    dataset = options["dataset"] or _preset_dataset(options["model"])
     for name in SOURCES[dataset][1]:
         dataset_file(dataset, name, directory, verify_md5=False)
 

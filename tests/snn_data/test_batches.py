@@ -170,11 +170,11 @@ def test_image_folder_batches_decode_in_threads_what_the_folder_reader_reads(tmp
     import keras
 
     from snn_data.batches import ImageFolderBatches
-    from snn_data.rate_transforms import read_image_folder
+    from snn_data.rate_transforms import image_files, read_image_folder
 
     root = _tiny_jpeg_tree(tmp_path / "imagenet")
     expected, labels = read_image_folder(root, "train")
-    batches = ImageFolderBatches(root, "train", 2, workers=3)
+    batches = ImageFolderBatches(image_files(root, "train"), 2, workers=3)
     assert len(batches) == 3 and batches.classes == ["n01", "n02"]
     images = np.concatenate([batches[i][0] for i in range(3)])
     assert images.dtype == np.float32 and images.shape == (5, 224, 224, 3)
@@ -186,7 +186,7 @@ def test_image_folder_batches_decode_in_threads_what_the_folder_reader_reads(tmp
     means = model.predict(batches, verbose=0)
     np.testing.assert_allclose(means, expected.astype(np.float32).mean(axis=(1, 2)), rtol=1e-5)
 
-    reordered = ImageFolderBatches(root, "train", 4, order=[4, 0])
+    reordered = ImageFolderBatches(image_files(root, "train"), 4, order=[4, 0])
     np.testing.assert_array_equal(reordered[0][1], labels[[4, 0]])
     with pytest.raises(IndexError):
         reordered[1]

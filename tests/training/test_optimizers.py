@@ -150,11 +150,12 @@ def test_bad_yaml_values(tmp_path):
         parse_config(["--config", str(config)])
 
 
-def test_train_py_refuses_a_bad_value_in_one_line_and_imagenet_training():
-    """The command line: one line on stderr, exit code 2 (the option check runs before Keras loads;
-    the ImageNet refusal comes before any data is read)."""
+def test_train_py_refuses_a_bad_value_or_a_missing_imagenet_tree_in_one_line(tmp_path):
+    """The command line: one line on stderr, exit code 2 (the option check and the ImageNet folder
+    check run before Keras loads)."""
     for args, fragment in [(["--weight-decay-until", "0"], "weight decay until must be an epoch count"),
-                           (["--config", "imagenet_vgg15ab_imagenet_fp"], "does not train on ImageNet")]:
+                           (["--config", "imagenet_vgg15ab_imagenet_fp", "--data-dir", str(tmp_path)],
+                            "missing ImageNet folder")]:
         result = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, capture_output=True,
                                 text=True, timeout=120, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         lines = result.stderr.strip().splitlines()
