@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from hardware.simulate_conv import MAX_BATCH, ConvNetwork, layer_convs
 from hardware.validate import layer_bounds
 from layers.base import FLOAT32_EXACT
 
@@ -151,6 +152,7 @@ class _Table:
 
     def __init__(self, weights, base, offsets, start, dtype):
         self.u, self.k, self.start = len(weights), len(offsets), start
+        self.weights, self.base, self.offsets = weights, base, offsets  # for hardware.simulate_conv
         # runs of consecutive upstream ids: each is a contiguous slice of the input counts
         self.runs = [(int(base[a]), np.ascontiguousarray(weights[:, a:b], dtype)) for a, b in _runs(base)]
         self.progressions = _progressions(np.asarray(offsets))
@@ -235,8 +237,16 @@ class _LayerTables:
         return counts, totals.reshape(-1)
 
 
+def _tensorflow():
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class CoreSimulator:
-    def __init__(self, net, cores, compress=True):
+    def __init__(self, net, cores, compress=True, convolutions=True):
         self.net, self.cores, self.compress = net, cores, compress
         self.by_layer = [[i for i, c in enumerate(cores) if c.layer == li] for li in range(len(net.layers))]
         self.dtypes = [np.float32 if layer_bounds(layer)[0] < FLOAT32_EXACT else np.float64 for layer in net.layers]
@@ -255,6 +265,12 @@ class CoreSimulator:
         if compress:
             self.tables = [_LayerTables([cores[ci] for ci in self.by_layer[li]], layer, self.dtypes[li])
                            for li, layer in enumerate(net.layers)]
+        # every layer's tables as TensorFlow convolutions when they all are (else numpy's matmuls)
+        self.conv = None
+        if compress and convolutions and all(d == np.float32 for d in self.dtypes) and _tensorflow():
+            convs = [layer_convs(t, layer.in_shape) for t, layer in zip(self.tables, net.layers)]
+            if all(c is not None for c in convs) and all(t.shared_row for t in self.tables):
+                self.conv = ConvNetwork(net.layers, self.tables, convs, net.encoder_levels)
 
     def run(self, encoder_counts, threads=1, chunk=250, workers=1):
         """encoder_counts (B, 1, H, W, C) -> ([counts per layer], [tick of each layer]).
@@ -318,6 +334,8 @@ class CoreSimulator:
         counts = np.asarray(encoder_counts)[:, 0]
         batch = len(counts)
         core_input = np.zeros(len(self.cores), np.int64)
+        if self.conv is not None:
+            return self._run_conv(counts, outputs, core_input)
         neuron_spikes = []
         up = counts.reshape(batch, -1).T  # (upstream neurons, B) spike counts
         input_spikes = None
@@ -330,6 +348,17 @@ class CoreSimulator:
             neuron_spikes.append(totals)
             out.reshape(batch, -1)[:] = up.T
         return batch, input_spikes, core_input, neuron_spikes
+
+    def _run_conv(self, counts, outputs, core_input):
+        for i in range(0, len(counts), MAX_BATCH):  # the packed spike sums hold MAX_BATCH images
+            part = [out[i:i + MAX_BATCH].reshape(len(counts[i:i + MAX_BATCH]), -1) for out in outputs]
+            layer_counts, totals, encoder_spikes, upstream = self.conv(counts[i:i + MAX_BATCH])
+            for li, (c, out) in enumerate(zip(layer_counts, part)):
+                out[:] = c
+                # the counts a layer receives are the previous layer's spikes (sum over its levels)
+                core_input[self.by_layer[li]] += self._window_sums(li, upstream)
+                upstream = totals[li].sum(axis=1)
+        return (len(counts), encoder_spikes.reshape(-1), core_input, [t.reshape(-1) for t in totals])
 
     def _run_literal(self, counts):
         batch = len(counts)
