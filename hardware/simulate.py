@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from hardware.simulate_conv import MAX_BATCH, ConvNetwork, layer_convs
+from hardware.simulate_conv import ConvNetwork, layer_convs
 from hardware.validate import layer_bounds
 from layers.base import FLOAT32_EXACT
 
@@ -272,28 +272,37 @@ class CoreSimulator:
             if all(c is not None for c in convs) and all(t.shared_row for t in self.tables):
                 self.conv = ConvNetwork(net.layers, self.tables, convs, net.encoder_levels)
 
-    def run(self, encoder_counts, threads=1, chunk=250, workers=1):
+    def run(self, encoder_counts, threads=1, chunk=None, workers=1):
         """encoder_counts (B, 1, H, W, C) -> ([counts per layer], [tick of each layer]).
 
         `threads`: BLAS threads while simulating (default 1: the matmuls are many and small;
-        None leaves the BLAS setting alone). `chunk`: images simulated at once; `workers`:
-        threads over the chunks (fast evaluation only)."""
+        None leaves the BLAS setting alone). `chunk`: images simulated at once (default 250 on
+        numpy, 1000 with the convolutions); `workers`: threads over the chunks (fast evaluation
+        only)."""
         counts = np.asarray(encoder_counts)
+        chunk = chunk or (1000 if self.conv is not None else 250)
         ticks = list(range(1, len(self.net.layers) + 1))  # layer l fires at tick l (delay 1)
         with blas_threads(threads) if threads is not None else contextlib.nullcontext():
             if not self.compress:
                 parts = [self._run(counts[i:i + chunk]) for i in range(0, len(counts), chunk)]
                 return [np.concatenate(layer_parts) for layer_parts in zip(*(p[0] for p in parts))], ticks
-            outputs = [np.empty((len(counts),) + (layer.out_shape if layer.kind == "conv" else layer.out_shape[2:]),
-                                np.int32) for layer in self.net.layers]
+            shapes = [layer.out_shape if layer.kind == "conv" else layer.out_shape[2:] for layer in self.net.layers]
             starts = range(0, len(counts), chunk)
-            work = lambda i: self._run_fast(counts[i:i + chunk], [out[i:i + chunk] for out in outputs])  # noqa: E731
+            if self.conv is not None:  # each chunk returns its own count arrays
+                work = lambda i: self._run_conv(counts[i:i + chunk])  # noqa: E731
+            else:  # each chunk fills its rows of the outputs
+                outputs = [np.empty((len(counts),) + shape, np.int32) for shape in shapes]
+                work = lambda i: self._run_fast(counts[i:i + chunk], [out[i:i + chunk] for out in outputs])  # noqa: E731
             workers = (os.cpu_count() or 1) if workers is None else workers
             if workers <= 1 or len(starts) == 1:
                 stats = [work(i) for i in starts]
             else:
                 with ThreadPoolExecutor(min(workers, len(starts))) as pool:
                     stats = list(pool.map(work, starts))
+        if self.conv is not None:
+            parts, stats = [s[0] for s in stats], [s[1:] for s in stats]
+            outputs = [(p[0] if len(p) == 1 else np.concatenate(p)).reshape((len(counts),) + shape)
+                       for p, shape in zip(zip(*parts), shapes)]
         for chunk_stats in stats:
             self._add_statistics(*chunk_stats)
         return outputs, ticks
@@ -334,8 +343,6 @@ class CoreSimulator:
         counts = np.asarray(encoder_counts)[:, 0]
         batch = len(counts)
         core_input = np.zeros(len(self.cores), np.int64)
-        if self.conv is not None:
-            return self._run_conv(counts, outputs, core_input)
         neuron_spikes = []
         up = counts.reshape(batch, -1).T  # (upstream neurons, B) spike counts
         input_spikes = None
@@ -349,16 +356,16 @@ class CoreSimulator:
             out.reshape(batch, -1)[:] = up.T
         return batch, input_spikes, core_input, neuron_spikes
 
-    def _run_conv(self, counts, outputs, core_input):
-        for i in range(0, len(counts), MAX_BATCH):  # the packed spike sums hold MAX_BATCH images
-            part = [out[i:i + MAX_BATCH].reshape(len(counts[i:i + MAX_BATCH]), -1) for out in outputs]
-            layer_counts, totals, encoder_spikes, upstream = self.conv(counts[i:i + MAX_BATCH])
-            for li, (c, out) in enumerate(zip(layer_counts, part)):
-                out[:] = c
-                # the counts a layer receives are the previous layer's spikes (sum over its levels)
-                core_input[self.by_layer[li]] += self._window_sums(li, upstream)
-                upstream = totals[li].sum(axis=1)
-        return (len(counts), encoder_spikes.reshape(-1), core_input, [t.reshape(-1) for t in totals])
+    def _run_conv(self, encoder_counts):
+        """One chunk on the convolutions: -> ([counts (B, neurons) per layer], images, *statistics)."""
+        counts = np.asarray(encoder_counts)[:, 0]
+        core_input = np.zeros(len(self.cores), np.int64)
+        layer_counts, totals, encoder_spikes, upstream = self.conv(counts)
+        for li in range(len(layer_counts)):
+            core_input[self.by_layer[li]] += self._window_sums(li, upstream)
+            # the counts a layer receives are the previous layer's spikes (sum over its levels)
+            upstream = totals[li].sum(axis=1)
+        return layer_counts, len(counts), encoder_spikes.reshape(-1), core_input, [t.reshape(-1) for t in totals]
 
     def _run_literal(self, counts):
         batch = len(counts)

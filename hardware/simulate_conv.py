@@ -53,27 +53,27 @@ def layer_convs(tables, in_shape):
     return None if any(c is None for c in convs) else convs
 
 
-FIELD = 4096  # two spike sums share one float32: a + 4096 * b, exact while both are < 4096
-MAX_BATCH = FIELD - 1  # images per call
+FIELDS, BASE = 4, 64  # four sums share one float32 word, base 64: exact below 64^4 = 2^24
+GROUP = BASE - 1  # images summed into one word: every digit stays below 64
 
 
-def _above_sums(counts, levels, tf):
-    """(N, ceil(levels / 2)) float32: for j = 0..levels-1 the number of images with count > j,
-    two j per column (j even + 4096 * (j + 1)), so that each column is one reduction over the batch
-    (XLA makes one pass per reduction; decoded by unpack_sums)."""
-    out = []
-    for j in range(0, levels, 2):
-        code = tf.cast(counts > j, tf.float32)
-        if j + 1 < levels:
-            code += FIELD * tf.cast(counts > j + 1, tf.float32)
-        out.append(tf.reduce_sum(code, 0))
-    return tf.stack(out, 1)
+def _packed_sums(masks, tf):
+    """(N, len(masks)) float32: the (B, N) boolean `masks` summed over the batch.
 
-
-def unpack_sums(packed, levels):
-    """(N, ceil(levels / 2)) float32 from _above_sums -> (N, levels) int64."""
-    packed = packed.astype(np.int64)
-    return np.stack([packed % FIELD, packed // FIELD], 2).reshape(len(packed), -1)[:, :levels]
+    Four masks make one float32 word (digits in base 64), summed over groups of GROUP images and
+    then taken apart, so that four sums cost one reduction over the batch (XLA makes one pass
+    over the data per reduction). Every value is an integer below 2^24: exact in float32."""
+    batch = masks[0].shape[0]
+    groups = -(-batch // GROUP)
+    sums = []
+    for first in range(0, len(masks), FIELDS):
+        digits = masks[first:first + FIELDS]
+        code = tf.add_n([tf.cast(m, tf.float32) * float(BASE ** i) for i, m in enumerate(digits)])
+        code = tf.pad(code, [[0, groups * GROUP - batch], [0, 0]])  # 0: adds to no sum
+        word = tf.reduce_sum(tf.reshape(code, (groups, GROUP, -1)), 1)  # (groups, N)
+        for i in range(len(digits)):
+            sums.append(tf.reduce_sum(tf.math.floormod(tf.math.floor(word / float(BASE ** i)), BASE), 0))
+    return tf.stack(sums, 1)
 
 
 def _fire(v, thr):
@@ -86,14 +86,27 @@ def _fire(v, thr):
     import tensorflow as tf
 
     counts = tf.add_n([tf.cast(v >= thr[level], tf.float32) for level in range(thr.shape[0])])
-    return counts, tf.cast(counts, tf.int32), _above_sums(counts, thr.shape[0], tf)
+    return counts, tf.cast(counts, tf.int32), _packed_sums([counts > j for j in range(thr.shape[0])], tf)
 
 
 def _encoder_sums(flat, levels):
-    """Encoder sub-neuron l of neuron n fires iff its count > l: their spike sums, the count sums."""
+    """Encoder sub-neuron l of neuron n fires iff its count > l: their spikes and the counts,
+    summed over the batch."""
     import tensorflow as tf
 
-    return _above_sums(flat, levels, tf), tf.reduce_sum(flat, 0)
+    return _packed_sums([flat > level for level in range(levels)], tf), tf.reduce_sum(flat, 0)
+
+
+def _merge_single_positions(convs):
+    """Consecutive single-position tables over the same crop (a dense layer's cores) -> one
+    convolution with their kernels side by side (their value rows follow each other)."""
+    out = []
+    for crop, kernel, strides, grid in convs:
+        if out and grid == (1, 1) and out[-1][3] == (1, 1) and out[-1][0] == crop:
+            out[-1] = (crop, np.concatenate([out[-1][1], kernel], 3), strides, grid)
+        else:
+            out.append((crop, kernel, strides, grid))
+    return out
 
 
 class ConvNetwork:
@@ -113,7 +126,7 @@ class ConvNetwork:
             self.order.append(np.argsort(thr, axis=0, kind="stable").T)
             thr = tf.constant(thr)
             parts = []
-            for crop, kernel, strides, (nh, nw) in lc:
+            for crop, kernel, strides, (nh, nw) in _merge_single_positions(lc):
                 full = all(c.start == 0 and c.stop == n for c, n in zip(crop, layer.in_shape))
                 parts.append((None if full else crop, tf.constant(kernel), strides, nh * nw * kernel.shape[-1]))
             self.plan.append((tuple(layer.in_shape), parts, rows, thr))
@@ -139,12 +152,12 @@ class ConvNetwork:
         return counts_out, sums_out, encoder
 
     def __call__(self, encoder_counts):
-        """encoder_counts (B, H, W, C), B <= MAX_BATCH -> numpy (counts (B, N) int32 per layer,
+        """encoder_counts (B, H, W, C) -> numpy (counts (B, N) int32 per layer,
         spike sums (N, L) per layer, encoder spike sums (N, L_enc), encoder count sums (N,))."""
-        counts, sums, (enc, enc_counts) = self.fn(self.tf.convert_to_tensor(encoder_counts, self.tf.float32))
+        counts, sums, (enc, upstream) = self.fn(self.tf.convert_to_tensor(encoder_counts, self.tf.float32))
         totals = []
         for s, n, order in zip(sums, self.levels, self.order):
-            above, total = unpack_sums(s.numpy(), n), np.empty((len(order), n), np.int64)
+            above, total = s.numpy().astype(np.int64), np.empty((len(order), n), np.int64)
             np.put_along_axis(total, order, above, axis=1)
             totals.append(total)
-        return ([c.numpy() for c in counts], totals, unpack_sums(enc.numpy(), self.encoder_levels), enc_counts.numpy())
+        return [c.numpy() for c in counts], totals, enc.numpy().astype(np.int64), upstream.numpy()
