@@ -109,6 +109,9 @@ def _merge_single_positions(convs):
     return out
 
 
+ALIGN = 64  # bytes: TensorFlow's CPU kernels (oneDNN) check their inputs' alignment
+
+
 class ConvNetwork:
     """Every layer as convolutions in one tf.function: encoder counts (B, H, W, C) ->
     (counts (B, neurons) int32 per layer, spikes per sub-neuron summed over the batch per layer (N, L),
@@ -151,13 +154,23 @@ class ConvNetwork:
             sums_out.append(sums)
         return counts_out, sums_out, encoder
 
+    def _tensor(self, array):
+        """The float32 counts as a tensor on the same memory when TensorFlow's kernels can read it
+        there (64-byte aligned, as the arrays TensorFlow itself returns; DLPack), else a copy
+        (copying 50 MB per 1000 MNIST images took about 11 ms, a fifth of the network)."""
+        array = np.ascontiguousarray(array, np.float32)
+        if array.ctypes.data % ALIGN == 0 and hasattr(array, "__dlpack__"):
+            return self.tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+        return self.tf.convert_to_tensor(array)
+
     def __call__(self, encoder_counts):
         """encoder_counts (B, H, W, C) -> numpy (counts (B, N) int32 per layer,
         spike sums (N, L) per layer, encoder spike sums (N, L_enc), encoder count sums (N,))."""
-        counts, sums, (enc, upstream) = self.fn(self.tf.convert_to_tensor(encoder_counts, self.tf.float32))
+        counts, sums, (enc, upstream) = self.fn(self._tensor(encoder_counts))
         totals = []
         for s, n, order in zip(sums, self.levels, self.order):
-            above, total = s.numpy().astype(np.int64), np.empty((len(order), n), np.int64)
+            above, total = np.asarray(s).astype(np.int64), np.empty((len(order), n), np.int64)
             np.put_along_axis(total, order, above, axis=1)
             totals.append(total)
-        return [c.numpy() for c in counts], totals, enc.numpy().astype(np.int64), upstream.numpy()
+        # np.asarray reads a tensor's memory in place (.numpy() copies it: 18 ms per 1000 images)
+        return [np.asarray(c) for c in counts], totals, np.asarray(enc).astype(np.int64), np.asarray(upstream)
