@@ -26,14 +26,17 @@ Two evaluations of the same cores, equal by construction (tests compare them):
   sub-neurons of a neuron share one column; hardware.simulate_conv): each table becomes a VALID
   convolution whose kernel is built from the table, the whole network one tf.function (oneDNN
   convolutions on all cores, an XLA-fused ladder, the report's spike sums packed four to a
-  float32 word so that a layer's sums are one pass). On the shipped LeNet k1B2 this made the
-  simulator about 2x faster than the numpy engine (bench/hardware_speed.py: cores 2.74 s -> 1.38 s
-  on 10000 images, same load), which is now about as fast as the Keras SNN's own layers: the
-  convolutions are the same multiply-adds, the rest is the sums for the report. Numpy
+  float32 word so that a layer's sums are one pass). On the shipped LeNet k1B2
+  (bench/hardware_speed.py, 10000 images, alternate runs at load 0.9-1.3) the cores side went from
+  2.63 s and 2.45 s to 0.98 s and 1.01 s, against 0.51-0.56 s for the Keras SNN's predict_on_batch
+  (1.75-1.93x; target 1.5x); the network's tf.function alone takes about what the whole Keras SNN
+  does (51-54 vs 47-52 ms per 1000 images), the rest is the off-chip encoder and copying its
+  counts into a tensor. Numpy
   (`convolutions=False`, or any layer that does not qualify): the strided matmuls above, BLAS
   single-threaded (numpy/OpenBLAS at 50-75 GFLOP/s on one core, where oneDNN reaches about 145
   GFLOP/s on both). Chunks of images can run on worker threads (`workers`; numpy's matmuls and
-  TensorFlow release the GIL); the default is one (on the shared 2-core machine two did not help).
+  TensorFlow release the GIL); the default is one (with the numpy engine on the shared 2-core
+  machine two did not help).
 - literal (`compress=False`): every core computes x @ W for all its neurons (copies too), and
   its axons are fed by the exact hardware neuron copy the routing names
   (core.extra["axon_src_core"/"axon_src_col"]), the encoder's n spikes on the axons of
@@ -289,7 +292,7 @@ class CoreSimulator:
         `threads`: BLAS threads while simulating (default 1: the matmuls are many and small;
         None leaves the BLAS setting alone). `chunk`: images simulated at once (default 250 on
         numpy, 1000 with the convolutions); `workers`: threads over the chunks (fast evaluation
-        only)."""
+        only). The convolution engine's count arrays may be read-only views of its tensors."""
         counts = np.asarray(encoder_counts)
         chunk = chunk or (1000 if self.conv is not None else 250)
         ticks = list(range(1, len(self.net.layers) + 1))  # layer l fires at tick l (delay 1)

@@ -10,9 +10,11 @@ crossbars, never from the Keras model. A single position (K = 1, a dense core) i
 
 The whole network (every layer's tables, the threshold comparisons, and the sums over the batch
 that the report's spike statistics need) is one tf.function: oneDNN's convolutions use all cores
-and TensorFlow runs the independent comparisons and sums side by side, where numpy ran them one
-after the other on one core. Values are float32, exact while |V| < 2^24 (the caller checks the
-layer bound); products and sums of such integers are exact in any summation order.
+(numpy's single-threaded matmuls did not), the ladder and the sums are XLA-fused, and the sums are
+packed four to a float32 word so that a layer's sums cost one pass over its counts. It is used only
+when every layer qualifies (hardware.simulate.CoreSimulator falls back to numpy otherwise).
+Values are float32, exact while |V| < 2^24 (the caller checks the layer bound); products and sums
+of such integers are exact in any summation order.
 """
 import numpy as np
 
