@@ -27,11 +27,11 @@ Two evaluations of the same cores, equal by construction (tests compare them):
   convolution whose kernel is built from the table, the whole network one tf.function (oneDNN
   convolutions on all cores, an XLA-fused ladder, the report's spike sums packed four to a
   float32 word so that a layer's sums are one pass). On the shipped LeNet k1B2
-  (bench/hardware_speed.py, 10000 images, alternate runs at load 0.9-1.3) the cores side went from
-  2.63 s and 2.45 s to 0.98 s and 1.01 s, against 0.51-0.56 s for the Keras SNN's predict_on_batch
-  (1.75-1.93x; target 1.5x); the network's tf.function alone takes about what the whole Keras SNN
-  does (51-54 vs 47-52 ms per 1000 images), the rest is the off-chip encoder and copying its
-  counts into a tensor. Numpy
+  (bench/hardware_speed.py, 10000 images, alternate runs at load 1.0-1.15) the cores side went from
+  2.40 s and 2.74 s to 1.05 s and 0.96 s, against 0.53 s and 0.61 s for the Keras SNN's
+  predict_on_batch (1.94x and 1.82x; target 1.5x); of that, the simulator is 0.71 s and the
+  off-chip encoder, whose counts arrive as numpy, 0.29 s; the network's tf.function alone takes
+  about what the whole Keras SNN does (51-54 vs 47-52 ms per 1000 images). Numpy
   (`convolutions=False`, or any layer that does not qualify): the strided matmuls above, BLAS
   single-threaded (numpy/OpenBLAS at 50-75 GFLOP/s on one core, where oneDNN reaches about 145
   GFLOP/s on both). Chunks of images can run on worker threads (`workers`; numpy's matmuls and
