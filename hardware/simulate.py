@@ -385,6 +385,7 @@ class CoreSimulator:
         batch = len(counts)
         x_in = thermometer(counts, self.net.encoder_levels)
         prev = None  # {core index: (B, neurons) spikes of every hardware neuron, copies included}
+        prev_logical = None  # (B, sub-neurons) spikes of the layer below, for cores not routed
         outputs, ticks = [], []
         for tick, layer in enumerate(self.net.layers, start=1):
             li = tick - 1
