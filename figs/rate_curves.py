@@ -17,9 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def draw(runs, out):
+    summaries = [json.loads((Path(run) / "summary.json").read_text()) for run in runs]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for run in runs:
-        summary = json.loads((Path(run) / "summary.json").read_text())
+    for summary in summaries:
         accuracy = [100 * a for a in summary["snn_accuracy_per_step"]]
         steps = range(1, len(accuracy) + 1)
         name = Path(summary["checkpoint"]).parent.name or summary["arch"]
@@ -31,8 +31,7 @@ def draw(runs, out):
     ax.set_xlabel("time step T")
     ax.set_ylabel("SNN test accuracy (%)")
     ax.set_ylim(97, 100)
-    ax.set_xlim(1, max(len(json.loads((Path(r) / "summary.json").read_text())["snn_accuracy_per_step"])
-                       for r in runs))
+    ax.set_xlim(1, max(len(summary["snn_accuracy_per_step"]) for summary in summaries))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("rate-coded SNNs: accuracy per step\n(dotted: the ANN; dot: within 0.1 pt of it from here on)",

@@ -19,15 +19,12 @@ spikes are read in the same tick), and so do the controllers' spikes. Per layer 
 """
 import contextlib
 import io
-import itertools
 import time
 
 import numpy as np
 
-from hardware.paibox_export import _dense_weights, _kernel_oihw
+from hardware.paibox_export import _BUILDS, _dense_weights, _kernel_oihw
 from hardware.temporal import _split, latency_ticks, windows
-
-_BUILDS = itertools.count()
 
 
 def _groups(steps):
