@@ -1,5 +1,6 @@
 """Where the JAX LeNet step's time went: each convolution of the quantized LeNet, forward, input
-gradient and weight gradient, on TensorFlow, on JAX with the project's XLA flags and on JAX with
+gradient and weight gradient, and Keras' BatchNormalization on the largest activation (training
+mode, forward + backward), on TensorFlow, on JAX with the project's XLA flags and on JAX with
 XLA's own defaults (training/backend.py: JAX_XLA_FLAGS).
 
     python bench/conv_grad_speed.py [--batch-size 128] [--repeats 15]
@@ -24,6 +25,7 @@ LAYERS = [((28, 28, 1), (5, 5, 1, 16), "SAME", 1), ((28, 28, 16), (5, 5, 16, 16)
           ((24, 24, 16), (2, 2, 16, 16), "VALID", 2), ((12, 12, 16), (5, 5, 16, 32), "VALID", 1),
           ((8, 8, 32), (2, 2, 32, 32), "VALID", 2), ((4, 4, 32), (4, 4, 32, 256), "VALID", 1)]
 NAMES = ("tensorflow", "jax", "jax-xla-defaults")
+BN_SHAPE = (28, 28, 16)  # bn0's input, conv0's output
 
 
 def main():
@@ -38,10 +40,12 @@ def main():
     results = {name: _in_subprocess(name, args) for name in NAMES}
     print(f"fastest of {args.repeats} calls, ms, batch {args.batch_size}: forward / input gradient / weight gradient")
     for i, (shape, kernel, padding, stride) in enumerate(LAYERS):
-        cells = "  ".join(f"{name} " + " / ".join(f"{t:6.2f}" for t in results[name][i]) for name in NAMES)
+        cells = "  ".join(f"{name} " + " / ".join(f"{t:6.2f}" for t in results[name]["convs"][i]) for name in NAMES)
         print(f"conv{i} {shape} {kernel[:2]} {padding} s{stride}:  {cells}")
     for name in NAMES:
-        print(f"{name:16s} total: " + " / ".join(f"{sum(r[j] for r in results[name]):6.2f}" for j in range(3)))
+        print(f"{name:16s} total: " + " / ".join(f"{sum(r[j] for r in results[name]['convs']):6.2f}" for j in range(3)))
+    print(f"BatchNormalization {BN_SHAPE}, training, forward + backward: "
+          + "  ".join(f"{name} {results[name]['bn']:6.2f}" for name in NAMES))
 
 
 def _in_subprocess(name, args):
@@ -69,7 +73,46 @@ def measure(args):
         x = rng.standard_normal((args.batch_size, *shape), np.float32)
         k = rng.standard_normal(kernel, np.float32)
         rows.append([_fastest(f, args.repeats) for f in ops(x, k, padding, stride)])
-    return rows
+    x = rng.standard_normal((args.batch_size, *BN_SHAPE), np.float32)
+    return {"convs": rows, "bn": _fastest(_batch_norm_step(args.backend, x), args.repeats)}
+
+
+def _batch_norm_step(backend, x):
+    """Keras' own BatchNormalization layer, training mode: the loss sum(relu(bn(x))^2) and its
+    gradients with respect to x, gamma and beta, as the train step computes them."""
+    os.environ["KERAS_BACKEND"] = "tensorflow" if backend == "tensorflow" else "jax"
+    from cli_utils import import_backend_quietly
+
+    import_backend_quietly()
+    import keras
+
+    layer = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    layer.build(x.shape)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(x)
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(tf.nn.relu(layer(x, training=True)) ** 2)
+            return tape.gradient(loss, [x, *layer.trainable_variables])
+
+        return lambda: [g.numpy() for g in step()]
+    import jax
+
+    trainable = [v.value for v in layer.trainable_variables]
+    other = [v.value for v in layer.non_trainable_variables]
+
+    def loss(x, trainable):
+        y, _ = layer.stateless_call(trainable, other, x, training=True)
+        return jax.numpy.sum(jax.nn.relu(y) ** 2)
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    x = jax.numpy.asarray(x)
+    return lambda: jax.block_until_ready(grad(x, trainable))
 
 
 def _jax_ops(x, k, padding, stride):

@@ -13,7 +13,8 @@ Each backend runs in its own process (Keras picks its backend at import); the pr
 warmed up first, then take turns, one round each, so that other load on a shared CPU falls on all
 of them alike. The JAX process runs
 with the XLA flags train.py sets for JAX (training/backend.py: JAX_XLA_FLAGS); `--backend all`
-adds a third process, JAX with XLA's own defaults, to show what those flags change. Uses real MNIST when a
+adds a third process, JAX with XLA's own defaults, to show what those flags change;
+`--xla-flags FLAGS` one more, JAX with XLA_FLAGS=FLAGS ('jax-flags'), to try other flags. Uses real MNIST when a
 data directory is given (--data-dir or $SNN_DATA_DIR), else random images (the cost of a step
 does not depend on the pixel values).
 """
@@ -35,13 +36,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--data-dir")
-    parser.add_argument("--backend", choices=("both", "all", "tensorflow", "jax", "jax-xla-defaults"), default="both",
+    parser.add_argument("--backend", choices=("both", "all", "tensorflow", "jax", "jax-xla-defaults", "jax-flags"),
+                        default="both",
                         help="both: tensorflow and jax; all: also jax-xla-defaults (JAX without the project's XLA flags)")
+    parser.add_argument("--xla-flags", metavar="FLAGS",
+                        help="also time JAX with XLA_FLAGS=FLAGS instead of the project's (as 'jax-flags')")
     parser.add_argument("--serve", action="store_true",
                         help="run one round per line read from stdin, print its times as JSON (used by both/all)")
     args = parser.parse_args()
     if args.backend in ("both", "all"):
-        names = ("tensorflow", "jax") + (("jax-xla-defaults",) if args.backend == "all" else ())
+        names = (("tensorflow", "jax") + (("jax-xla-defaults",) if args.backend == "all" else ())
+                 + (("jax-flags",) if args.xla_flags is not None else ()))
         report(_interleaved(names, args), args)
         return
     os.environ["KERAS_BACKEND"] = "tensorflow" if args.backend == "tensorflow" else "jax"
@@ -83,6 +88,8 @@ def _start(name, args):
         command += ["--data-dir", args.data_dir]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("XLA_FLAGS", None)  # each process gets the flags its name says, not this shell's
+    if name == "jax-flags":
+        env["XLA_FLAGS"] = args.xla_flags
     if name == "jax":
         from training.backend import add_jax_xla_flags
 
@@ -144,7 +151,7 @@ def report(results, args):
         print(f"{backend:16s} ratio quantized / float: {median['quantized'] / median['float']:.2f} "
               f"(target <= 1.3){flags}")
     if "tensorflow" in results:
-        for backend in ("jax", "jax-xla-defaults"):
+        for backend in ("jax", "jax-xla-defaults", "jax-flags"):
             if backend in results:
                 ratio = results[backend]["quantized"] / results["tensorflow"]["quantized"]
                 fastest = results[backend]["quantized_min"] / results["tensorflow"]["quantized_min"]
