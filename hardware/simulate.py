@@ -251,6 +251,11 @@ class _LayerTables:
         return counts, totals.reshape(-1)
 
 
+def _is_tensor(array):
+    """A TensorFlow tensor (never imports TensorFlow)."""
+    return type(array).__module__.startswith("tensorflow")
+
+
 def _tensorflow():
     try:
         import tensorflow  # noqa: F401
@@ -292,8 +297,9 @@ class CoreSimulator:
         `threads`: BLAS threads while simulating (default 1: the matmuls are many and small;
         None leaves the BLAS setting alone). `chunk`: images simulated at once (default 250 on
         numpy, 1000 with the convolutions); `workers`: threads over the chunks (fast evaluation
-        only). The convolution engine's count arrays may be read-only views of its tensors."""
-        counts = np.asarray(encoder_counts)
+        only). The convolution engine's count arrays may be read-only views of its tensors.
+        With the convolutions, encoder_counts may be a TensorFlow tensor, read where it lies."""
+        counts = encoder_counts if self.conv is not None and _is_tensor(encoder_counts) else np.asarray(encoder_counts)
         chunk = chunk or (1000 if self.conv is not None else 250)
         ticks = list(range(1, len(self.net.layers) + 1))  # layer l fires at tick l (delay 1)
         with blas_threads(threads) if threads is not None else contextlib.nullcontext():
@@ -372,7 +378,7 @@ class CoreSimulator:
 
     def _run_conv(self, encoder_counts):
         """One chunk on the convolutions: -> ([counts (B, neurons) per layer], images, *statistics)."""
-        counts = np.asarray(encoder_counts)[:, 0]
+        counts = encoder_counts if _is_tensor(encoder_counts) else np.asarray(encoder_counts)[:, 0]
         core_input = np.zeros(len(self.cores), np.int64)
         layer_counts, totals, encoder_spikes, upstream = self.conv(counts)
         for li in range(len(layer_counts)):

@@ -162,7 +162,10 @@ class ConvNetwork:
     def _tensor(self, array):
         """The float32 counts as a tensor on the same memory when TensorFlow's kernels can read it
         there (64-byte aligned, as the arrays TensorFlow itself returns; DLPack), else a copy
-        (copying 50 MB per 1000 MNIST images took about 11 ms, a fifth of the network)."""
+        (copying 50 MB per 1000 MNIST images took about 11 ms, a fifth of the network). A tensor
+        (B, 1, H, W, C) or (B, H, W, C) is taken as it is (the network reshapes it)."""
+        if isinstance(array, self.tf.Tensor):
+            return self.tf.cast(array, self.tf.float32)
         array = np.ascontiguousarray(array, np.float32)
         if not hasattr(array, "__dlpack__"):
             return self.tf.convert_to_tensor(array)

@@ -24,6 +24,21 @@ def test_convolutions_equal_the_numpy_tables_over_several_sum_groups(small_snn):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_tensor_of_encoder_counts_gives_what_its_array_gives(small_snn):
+    """The convolution engine reads a TensorFlow tensor where it lies (bench/hardware_speed.py's
+    encoder hands it over so, without a copy into numpy), in whole and in chunks."""
+    import tensorflow as tf
+
+    snn, images = small_snn
+    net, _, _, cores, *_ = map_network(snn, "paicore")
+    encoded = net.probe.predict(images, verbose=0)[net.encoder_name]
+    from_array, from_tensor = CoreSimulator(net, cores), CoreSimulator(net, cores)
+    ours = from_tensor.run(tf.constant(encoded))[0] + from_tensor.run(tf.constant(encoded), chunk=3)[0]
+    theirs = from_array.run(encoded)[0] + from_array.run(encoded, chunk=3)[0]
+    for a, b in zip(ours + _stats(from_tensor), theirs + _stats(from_array)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_table_conv_reads_a_grid_and_refuses_irregular_blocks():
     weights = np.array([[1, -1, 2, 1]])  # one column over rows (h, w, c) = (0,0,0) (0,0,1) (0,1,1) (1,0,1)
     base = np.array([0, 1, 3, 7])  # in a (3, 3, 2) input: (h * 3 + w) * 2 + c
