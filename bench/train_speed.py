@@ -50,6 +50,8 @@ def main():
         report(_interleaved(names, args), args)
         return
     os.environ["KERAS_BACKEND"] = "tensorflow" if args.backend == "tensorflow" else "jax"
+    if args.backend == "jax-flags" and args.xla_flags is not None:  # run alone (the `both` children get it set)
+        os.environ["XLA_FLAGS"] = args.xla_flags
     if args.backend == "jax":  # before JAX starts (the subprocesses of `both` have them already)
         from training.backend import add_jax_xla_flags
 
