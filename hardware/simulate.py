@@ -26,12 +26,11 @@ Two evaluations of the same cores, equal by construction (tests compare them):
   sub-neurons of a neuron share one column; hardware.simulate_conv): each table becomes a VALID
   convolution whose kernel is built from the table, the whole network one tf.function (oneDNN
   convolutions on all cores, an XLA-fused ladder, the report's spike sums packed four to a
-  float32 word so that a layer's sums are one pass). On the shipped LeNet k1B2
-  (bench/hardware_speed.py, 10000 images, alternate runs at load 1.0-1.15) the cores side went from
-  2.40 s and 2.74 s to 1.05 s and 0.96 s, against 0.53 s and 0.61 s for the Keras SNN's
-  predict_on_batch (1.94x and 1.82x; target 1.5x); of that, the simulator is 0.71 s and the
-  off-chip encoder, whose counts arrive as numpy, 0.29 s; the network's tf.function alone takes
-  about what the whole Keras SNN does (51-54 vs 47-52 ms per 1000 images). Numpy
+  float32 word so that a layer's sums are one pass). It also takes the encoder counts as a
+  TensorFlow tensor and reads them where they lie. On the shipped LeNet k1B2
+  (bench/hardware_speed.py, 10000 images) the cores side, off-chip encoder included, takes
+  0.67-0.77 s against 0.45-0.60 s for the Keras SNN's predict_on_batch (1.35x-1.49x in three
+  runs; the numpy engine took 2.40 s and 2.74 s in alternate runs). Numpy
   (`convolutions=False`, or any layer that does not qualify): the strided matmuls above, BLAS
   single-threaded (numpy/OpenBLAS at 50-75 GFLOP/s on one core, where oneDNN reaches about 145
   GFLOP/s on both). Chunks of images can run on worker threads (`workers`; numpy's matmuls and
