@@ -6,6 +6,8 @@ Global linear address = chip index * space + local address, where `space` is the
 space rounded up to a power of two. A multicast cube is (base, mask): the addresses base XOR any
 subset of the mask bits.
 """
+import functools
+
 import numpy as np
 
 
@@ -42,19 +44,24 @@ def chip_space(chip):
 _COVER_CACHE = {}
 
 
-def cube_cover(addresses, space, multicast=True):
-    """Multicast cubes [(base, mask)] covering exactly the given linear core addresses.
+def cube_cover(addresses, space, multicast=True, spare=()):
+    """Multicast cubes [(base, mask)] covering the given linear core addresses.
 
     A cube is one packet: one chip, base address XOR any subset of the mask bits (the
-    replication bits of PAICORE's routing). Per chip, the smallest aligned block holding the
-    addresses is split in halves recursively; where both halves hold the same pattern, one set
-    of cubes serves both (the split bit joins the mask). The number of cubes therefore does not
-    change when the addresses are XORed with a constant, which lets placement (hardware/place.py)
-    mirror a layer's layout into another layer's free cores without changing any copy count.
+    replication bits of PAICORE's routing). A cube reaches only the given addresses and
+    `spare` ones: addresses the layout keeps empty (no core there, so a packet that reaches
+    them is lost harmlessly); with no spare addresses the cover is exact. Per chip, the
+    smallest aligned block holding the addresses is split in halves recursively; two halves are
+    served by one set of cubes (the split bit joins the mask) where each half's addresses may be
+    reached in the other half and that needs fewer cubes than serving them apart. The number of
+    cubes therefore does not change when the addresses (and the spare ones) are XORed with a
+    constant, which lets placement (hardware/place.py) mirror a layer's layout into another
+    layer's free cores without changing any copy count.
     """
     addresses = np.unique(np.asarray(addresses, np.int64))
     if not multicast:
         return [(int(a), 0) for a in addresses]
+    spare = np.setdiff1d(np.asarray(spare, np.int64).reshape(-1), addresses)
     cubes = []
     for chip_i in np.unique(addresses // space):
         local = addresses[addresses // space == chip_i] % space
@@ -63,24 +70,34 @@ def cube_cover(addresses, space, multicast=True):
         while lo // block != hi // block:
             block *= 2
         off = lo // block * block
-        key = (tuple((local - off).tolist()), block)
+        free = spare[(spare >= chip_i * space + off) & (spare < chip_i * space + off + block)] - chip_i * space - off
+        key = (tuple((local - off).tolist()), tuple(free.tolist()), block)
         if key not in _COVER_CACHE:
-            _COVER_CACHE[key] = _split_cover(frozenset(key[0]), block)
+            points = frozenset(key[0])
+            _COVER_CACHE[key] = _split_cover(points, points | frozenset(key[1]), block)
         cubes.extend((int(chip_i * space + off + base), mask) for base, mask in _COVER_CACHE[key])
     return cubes
 
 
-def _split_cover(points, size):
-    if len(points) == size:
-        return [(0, size - 1)]
+@functools.lru_cache(maxsize=1 << 16)
+def _split_cover(points, allowed, size):
+    """Fewest cubes (in this recursive family) covering `points` inside `allowed` (points <= allowed)."""
     if not points:
-        return []
+        return ()
+    if len(allowed) == size:
+        return ((0, size - 1),)
     half = size // 2
     low = frozenset(p for p in points if p < half)
     high = frozenset(p - half for p in points if p >= half)
-    if low == high:
-        return [(base, mask | half) for base, mask in _split_cover(low, half)]
-    return _split_cover(low, half) + [(base + half, mask) for base, mask in _split_cover(high, half)]
+    low_ok = frozenset(p for p in allowed if p < half)
+    high_ok = frozenset(p - half for p in allowed if p >= half)
+    apart = _split_cover(low, low_ok, half) + tuple((base + half, mask)
+                                                    for base, mask in _split_cover(high, high_ok, half))
+    if low <= high_ok and high <= low_ok:  # each half's cores may be reached in the other half
+        joint = tuple((base, mask | half) for base, mask in _split_cover(low | high, low_ok & high_ok, half))
+        if len(joint) <= len(apart):
+            return joint
+    return apart
 
 
 def cube_members(base, mask):

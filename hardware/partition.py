@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hardware.addressing import chip_space, cube_cover, pow2
+from hardware.addressing import chip_space, cube_cover, cube_members, pow2
 from hardware.network import register_encoding
 from hardware.spec import HardwareError
 
@@ -62,6 +62,8 @@ class LayerPlan:
         return int(self.neurons - int(np.prod(self.copies.shape)) * self.cl_out) if self.copies is not None else 0
 
     cl_out: int = 0
+    spare: np.ndarray = None  # relative addresses kept empty for multicast cubes (block_spare), reached by some
+    spare_placed: np.ndarray = None  # the same, global, after placement
 
 
 @dataclass
@@ -90,14 +92,16 @@ def layout_tiles(tile_cores, chip):
     Each tile's K cores are consecutive, in a block aligned to the next power of two of the
     largest K; the tiles of a row follow at that stride and rows at the next power of two of
     (cols x block), all inside one chip, skipping unusable (reserved) addresses. When a row does
-    not fit a chip, tiles are laid out one block at a time; when a tile does not, core by core.
+    not fit a chip's usable cores, tiles are laid out one block at a time; when a tile does not,
+    core by core.
     """
     space, usable = chip_space(chip)
     rows, cols = tile_cores.shape
     kmax = int(tile_cores.max(initial=1))
     out = np.full((rows, cols, kmax), -1, np.int64)
     kpad = pow2(kmax)
-    if kpad > space:  # a tile larger than a chip: core after core over the usable addresses
+    if kpad > space or not _fits_somewhere(np.arange(kmax), kpad, usable):
+        # a tile larger than a chip's usable cores: core after core over the usable addresses
         free = np.flatnonzero(usable)
         n = 0
         for r in range(rows):
@@ -108,8 +112,10 @@ def layout_tiles(tile_cores, chip):
                     n += 1
         return out
     stride = pow2(cols) * kpad
-    units = [(r, None) for r in range(rows)] if stride <= space else [(r, c) for r in range(rows) for c in range(cols)]
-    unit = stride if stride <= space else kpad
+    by_row = stride <= space and all(_fits_somewhere(np.concatenate(
+        [ci * kpad + np.arange(tile_cores[r, ci]) for ci in range(cols)]), stride, usable) for r in range(rows))
+    units = [(r, None) for r in range(rows)] if by_row else [(r, c) for r in range(rows) for c in range(cols)]
+    unit = stride if by_row else kpad
     chip_i, offset = 0, 0
     for r, c in units:
         cs = range(cols) if c is None else [c]
@@ -130,6 +136,11 @@ def layout_tiles(tile_cores, chip):
             k += n
         offset += unit
     return out
+
+
+def _fits_somewhere(local, unit, usable):
+    """Whether a unit's cores (offsets below `unit`) land on usable cores at some aligned offset."""
+    return any(np.all(usable[offset + local]) for offset in range(0, len(usable) - unit + 1, unit))
 
 
 # ------------------------------------------------------------------------------------ planning
@@ -207,13 +218,35 @@ def _input_ranges(layer, t, axis):
     return out
 
 
-def induced_copies(layer, addresses, t, space, source_shape, multicast=True):
-    """(h, w) hardware neurons each source sub-neuron (at each position of the previous layer's
-    output) needs: the multicast cubes covering the cores that read it (at least 1)."""
+def block_spare(addresses, chip):
+    """Relative addresses the layout leaves empty inside its tiles' aligned blocks (usable ones):
+    multicast cubes may reach them (`addressing.cube_cover`'s spare addresses) as long as
+    placement keeps them empty, which lets tiles with fewer cores than their block pair up."""
+    space, usable = chip_space(chip)
+    kpad = pow2(addresses.shape[2])
+    first = addresses[:, :, 0]
+    if kpad > space or np.any(first[first >= 0] % kpad):  # tiles laid out core by core: no blocks
+        return np.zeros(0, np.int64)
+    blocks = (first[first >= 0] // kpad * kpad)[:, None] + np.arange(kpad)[None, :]
+    holes = np.setdiff1d(blocks.reshape(-1), addresses[addresses >= 0])
+    return holes[usable[holes % space]]
+
+
+def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spare=()):
+    """((h, w) hardware neurons each source sub-neuron (at each position of the previous layer's
+    output) needs: the multicast cubes covering the cores that read it (at least 1), the spare
+    addresses those cubes reach)."""
     h, w = source_shape
+    reached = set()
+
+    def cover(sel):
+        cubes = cube_cover(sel, space, multicast, spare)
+        reached.update(m for base, mask in cubes if mask for m in cube_members(base, mask))
+        return max(len(cubes), 1)
+
     if layer.kind == "dense":
-        n = len(cube_cover(addresses[addresses >= 0], space, multicast))
-        return np.full((h, w), max(n, 1), np.int64)
+        n = cover(addresses[addresses >= 0])
+        return np.full((h, w), n, np.int64), _spare_reached(reached, addresses)
     rows = _input_ranges(layer, t, 0)
     cols = _input_ranges(layer, t, 1)
     row_sets = [tuple(r for r, (a, b) in enumerate(rows) if a <= y < b) for y in range(h)]
@@ -224,10 +257,13 @@ def induced_copies(layer, addresses, t, space, source_shape, multicast=True):
             key = (row_sets[y], col_sets[x])
             if key not in memo:
                 sel = addresses[np.ix_(key[0], key[1])] if key[0] and key[1] else np.zeros(0, np.int64)
-                sel = sel[sel >= 0]
-                memo[key] = max(len(cube_cover(sel, space, multicast)), 1)
+                memo[key] = cover(sel[sel >= 0])
             out[y, x] = memo[key]
-    return out
+    return out, _spare_reached(reached, addresses)
+
+
+def _spare_reached(reached, addresses):
+    return np.setdiff1d(np.array(sorted(reached), np.int64), addresses[addresses >= 0])
 
 
 def _source_shape(net, li):
@@ -274,20 +310,21 @@ def plan_network(net, spec):
         for own, _, _, t in _shortlist(layer, tilings[li], copies):
             k, _ = _tile_cores(layer, t, copies)
             addresses = layout_tiles(k, spec.chip)
-            induced = (induced_copies(layer, addresses, t, space, _source_shape(net, li), spec.chip.multicast)
-                       if li > 0 else None)
+            induced, reached = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
+                                               spec.chip.multicast, block_spare(addresses, spec.chip))
+                                if li > 0 else (None, np.zeros(0, np.int64)))
             look = 0
             if li > 0 and tilings[li - 1]:
                 look = min(int(_tile_cores(net.layers[li - 1], tp, induced)[0].sum()) for tp in tilings[li - 1])
             key = (own + look, own, own * t.slots, t.lcn)
             if best is None or key < best[0]:
-                best = (key, t, k, addresses, induced)
-        _, t, k, addresses, induced = best
+                best = (key, t, k, addresses, induced, reached)
+        _, t, k, addresses, induced, reached = best
         _, per_core = _tile_cores(layer, t, copies)
         cl_out = layer.out_shape[2] * layer.levels
         plans[li] = LayerPlan(layer.name, (t.th, t.tw), k.shape, (t.rh, t.rw), t.lcn, width, lo, hi, t.slots,
                               t.limit, int(k.sum()), k, copies, int(copies.sum()) * cl_out,
-                              int(per_core.max()), addresses, cl_out)
+                              int(per_core.max()), addresses, cl_out, reached)
         copies = induced
     return plans
 

@@ -3,17 +3,20 @@
 Each layer keeps the relative layout its plan chose (`partition.layout_tiles`: tiles' cores in
 aligned blocks, so the cores reading one source form few multicast cubes). Placement may move a
 layout only in ways that keep every cube a cube with the same count:
-- a layout spanning chips is cut into its chips' parts: cubes never cross a chip, so each part
-  can go to any chip, as long as no two parts of one layer share a chip (their cubes would merge);
+- a layout spanning chips is cut into its chips' parts (`core.extra["part"]`): cubes never cross
+  a chip, so each part can go to any chip, another part of the same layer's included (routing
+  covers each part's readers apart, as the plan counted them);
 - a part is shifted by a multiple of its alignment (the next power of two of its span), and
 - XORed with a constant below that alignment (a mirror image: cubes map to cubes, and
   `addressing.cube_cover` counts them the same).
 Layers are placed in network order, each part at the first (chip, shift, mirror) where all its
-cores land on usable cores no other layer took, so a later layer fills the holes an earlier
-layer's aligned blocks left (tiles with fewer cores than their block) before a new chip opens.
-Multicast cubes cover exactly the cores that want a spike, so a foreign core inside a layer's
-block never receives that layer's packets. Chip-local addresses are Morton codes: x = the even
-bits, y = the odd bits, so a replication mask on the address is a replication mask on x and y.
+cores land on usable cores no other part took, so a later part fills the holes an earlier one's
+aligned blocks left (tiles with fewer cores than their block) before a new chip opens.
+Multicast cubes reach the cores that want a spike and, at most, addresses the plan keeps empty
+for them (`LayerPlan.spare`: holes inside the layer's own tile blocks). Those holes travel with
+their part and are taken like cores, so no other core ever sits where a packet lands.
+Chip-local addresses are Morton codes: x = the even bits, y = the odd bits, so a replication
+mask on the address is a replication mask on x and y.
 """
 import numpy as np
 
@@ -33,18 +36,25 @@ def place(cores, plans, spec):
         by_layer.setdefault(core.layer, []).append(core)
     free = np.zeros(0, bool)  # per global address: usable and not yet taken
     for layer in sorted(by_layer):
-        group = by_layer[layer]
+        group, plan = by_layer[layer], plans[layer]
         rel = np.array([c.address for c in group], np.int64)
-        taken = set()  # chips holding a part of this layer: two parts on one chip would merge cubes
+        spare = getattr(plan, "spare", None)
+        spare = np.zeros(0, np.int64) if spare is None else np.asarray(spare, np.int64)
+        placed_spare, spare_part = [], []
         for part in np.unique(rel // space):
             members = np.flatnonzero(rel // space == part)
-            free, chip, addresses = _first_fit(rel[members] % space, free, usable, space, taken,
-                                               plans[layer].name)
-            taken.add(chip)
+            holes = spare[spare // space == part]  # kept empty: the layer's multicast cubes reach them
+            free, addresses = _first_fit(np.concatenate([rel[members], holes]) % space, free, usable, space,
+                                         plan.name)
             free[addresses] = False
+            placed_spare.append(addresses[len(members):])
+            spare_part.append(np.full(len(holes), part))
             for i, a in zip(members, addresses):
                 group[i].address = int(a)
                 group[i].coord = (int(a // space), *decode(int(a % space)))
+                group[i].extra["part"] = int(part)
+        if spare.size:
+            plan.spare_placed, plan.spare_part = np.concatenate(placed_spare), np.concatenate(spare_part)
     chips = max(core.coord[0] for core in cores) + 1 if cores else 0
     if chips > spec.chip.max_chips:
         raise HardwareError(f"network: chips: needs {chips} ({len(cores)} cores), limit {spec.chip.max_chips} "
@@ -52,26 +62,21 @@ def place(cores, plans, spec):
     return chips
 
 
-def _first_fit(local, free, usable, space, taken, name):
-    """(free, chip, global addresses) of one chip's part of a layout (chip-local addresses) at the
-    first chip not in `taken`, shift and mirror where it fits; `free` grows by a fresh chip when
-    needed."""
+def _first_fit(local, free, usable, space, name):
+    """(free, global addresses) of one chip's part of a layout (chip-local addresses) at the first
+    chip, shift and mirror where it fits; `free` grows by a fresh chip when needed."""
     align = pow2(int(local.max()) + 1)
     chip = 0
     while True:
-        if chip == len(free) // space:  # open a fresh chip
+        fresh = chip == len(free) // space
+        if fresh:
             free = np.concatenate([free, usable])
-            fresh = True
-        else:
-            fresh = False
-        if chip not in taken:
-            for shift in range(0, space, align):
-                found = _mirror_that_fits(free, chip * space + shift, local, align)
-                if found is not None:
-                    return free, chip, found
-            if fresh:  # an empty chip and still no fit: the layout cannot be placed
-                raise HardwareError(f"layer {name}: placement: its layout does not fit the usable cores "
-                                    "of a chip")
+        for shift in range(0, space, align):
+            found = _mirror_that_fits(free, chip * space + shift, local, align)
+            if found is not None:
+                return free, found
+        if fresh:  # an empty chip and still no fit: the layout cannot be placed
+            raise HardwareError(f"layer {name}: placement: its layout does not fit the usable cores of a chip")
         chip += 1
 
 

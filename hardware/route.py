@@ -3,8 +3,9 @@
 Every used axon slot of a layer-l core is fed by exactly one source: a hardware neuron of a
 layer-(l-1) core, or, for the first hidden layer, the off-chip encoder (source core -1). The
 cores reading one source sub-neuron all read it at the same axon address (partition's modular
-layout) and are covered exactly by multicast cubes (`addressing.cube_cover`: one chip, base
-address XOR any subset of the replication bits, docs/hardware.md §3). A PAICORE neuron has one
+layout) and are covered by multicast cubes (`addressing.cube_cover`: one chip, base address XOR
+any subset of the replication bits, docs/hardware.md §3) that reach no other core: besides the
+readers, only addresses placement kept empty for them (LayerPlan.spare_placed; checked here). A PAICORE neuron has one
 destination register, so cube q of a source is the destination of its copy q; the partitioner
 allocated exactly as many copies as cubes (checked here). The off-chip host sends one packet per
 cube itself and needs no copies.
@@ -37,8 +38,9 @@ class LayerRoutes:
     destinations: np.ndarray
 
 
-def route(net, cores, spec):
-    """One LayerRoutes per layer (needs the tables: core.axon_src, and placement: core.address)."""
+def route(net, cores, spec, plans=None):
+    """One LayerRoutes per layer (needs the tables: core.axon_src, and placement: core.address;
+    `plans`: the partition's, whose placed spare addresses cubes may reach)."""
     space, _ = chip_space(spec.chip)
     by_address = {core.address: ci for ci, core in enumerate(cores)}
     copies = {}  # layer -> {logical id: [(core, col), ...] by copy number}
@@ -64,6 +66,10 @@ def route(net, cores, spec):
         dests = []
         memo = {}
         source_copies = copies.get(li - 1, {})
+        spare = getattr(plans[li], "spare_placed", None) if plans is not None else None
+        spare, spare_part = ((np.zeros(0, np.int64), np.zeros(0, np.int64)) if spare is None
+                             else (spare, plans[li].spare_part))
+        empty = set(spare.tolist())
         for s_idx, d_idx in zip(np.split(np.arange(len(src)), cut), np.split(dst, cut)):
             s = int(src[s_idx[0]])
             slot = slots[s_idx]
@@ -72,7 +78,7 @@ def route(net, cores, spec):
                                     f"addresses {sorted(set(slot.tolist()))[:4]}; one packet carries one axon")
             key = tuple(d_idx.tolist())
             if key not in memo:
-                memo[key] = cube_cover([cores[d].address for d in key], space, spec.chip.multicast)
+                memo[key] = _cover(cores, key, space, spec.chip.multicast, spare, spare_part)
             cubes = memo[key]
             packets[s] = len(cubes)
             if li == 0:
@@ -86,7 +92,14 @@ def route(net, cores, spec):
                 ci, col = have[q]
                 dests.append((ci, col, base, mask, int(slot[0])))
                 for member in _members(base, mask):
-                    where[by_address[member]] = (ci, col)
+                    if member in by_address:
+                        where[by_address[member]] = (ci, col)
+                    elif member not in empty:
+                        raise HardwareError(f"layer {layer.name}: routing: a packet of source {s} reaches "
+                                            f"address {member}, neither a reader nor a kept-empty address")
+            if set(where) != set(key):
+                raise HardwareError(f"layer {layer.name}: routing: a packet of source {s} reaches a core "
+                                    "that does not read it")
             for link, d in zip(s_idx, d_idx):
                 src_core[link], src_col[link] = where[int(d)]
         for link in range(len(src)):
@@ -98,6 +111,17 @@ def route(net, cores, spec):
         result.append(LayerRoutes(src_core, dst, slots, src, src_col, packets, routes, counts,
                                   inverse.reshape(-1), np.array(dests, np.int64).reshape(-1, 5)))
     return result
+
+
+def _cover(cores, readers, space, multicast, spare, spare_part):
+    """The cubes of one source: its readers in each part of their layer's layout covered apart
+    (with that part's kept-empty addresses), as the plan counted them, even where placement put
+    two parts on one chip."""
+    parts = {}
+    for d in readers:
+        parts.setdefault(cores[d].extra.get("part", cores[d].address // space), []).append(cores[d].address)
+    return [cube for part, addresses in sorted(parts.items())
+            for cube in cube_cover(addresses, space, multicast, spare[spare_part == part])]
 
 
 def _members(base, mask):

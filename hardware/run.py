@@ -24,7 +24,7 @@ def map_network(snn, core="paicore", estimate_only=False, mapping="spatial"):
     plans, cores = partition(net, spec, tables=not estimate_only)
     validate(net, plans, spec)
     chips = place(cores, plans, spec)
-    routes = None if estimate_only else route(net, cores, spec)
+    routes = None if estimate_only else route(net, cores, spec, plans)
     return net, spec, plans, cores, chips, routes
 
 

@@ -4,7 +4,8 @@ from collections import Counter
 import numpy as np
 
 from hardware import CoreSimulator, extract, map_network, paicore, partition, simulate_and_compare, tiny_spec
-from hardware.addressing import cube_members
+from hardware.addressing import chip_space, cube_members
+from hardware.spec import resolve_spec
 
 
 def _tiny():
@@ -52,12 +53,14 @@ def test_routing_covers_every_axon_exactly_once(small_snn):
 def test_every_axon_fed_by_exactly_one_copy_and_every_source_reaches_its_targets(small_snn):
     """The hardware view: each neuron (copies included) has one destination, a multicast cube of
     cores at one axon address on one chip; expanding all cubes feeds every used axon of every core
-    exactly once, from a copy of the sub-neuron its table names, and no unused axon."""
+    exactly once, from a copy of the sub-neuron its table names, and no unused axon; a cube may
+    also reach addresses the layout keeps empty (no core there, none of any other layer)."""
     snn, _ = small_snn
     net, spec, plans, cores, chips, routes = map_network(snn, _tiny())
     assert any(p.copy_neurons > 0 for p in plans)  # tiny chips: copies are needed and allocated
     by_address = {c.address: i for i, c in enumerate(cores)}
     space = spec.chip.grid[0] * spec.chip.grid[1]
+    reached_spare = 0
     for li in range(1, len(net.layers)):
         dest = routes[li].destinations  # (src core, src col, base, mask, slot)
         sources = Counter(zip(dest[:, 0].tolist(), dest[:, 1].tolist()))
@@ -67,6 +70,10 @@ def test_every_axon_fed_by_exactly_one_copy_and_every_source_reaches_its_targets
             members = cube_members(base, mask)
             assert len({m // space for m in members}) == 1  # a cube stays on one chip
             for m in members:
+                if m not in by_address:  # a kept-empty address of this layer's tile blocks
+                    assert m in set(plans[li].spare_placed.tolist())
+                    reached_spare += 1
+                    continue
                 d = by_address[m]
                 assert cores[d].layer == li
                 assert cores[d].axon_src[slot] == cores[sc].neuron_ids[col]
@@ -83,6 +90,7 @@ def test_every_axon_fed_by_exactly_one_copy_and_every_source_reaches_its_targets
         assert sum(len(c.neuron_ids) for c in src_cores) == plans[li - 1].neurons == len(dest)
         assert max(len(c.neuron_ids) for c in src_cores) <= plans[li - 1].neuron_limit
         assert len(src_cores) == plans[li - 1].cores
+    assert reached_spare > 0  # the tiny chips' layouts do use kept-empty addresses for their cubes
 
 
 def test_every_output_neuron_mapped_once(small_snn):
@@ -109,3 +117,16 @@ def test_paicore_layer_uses_two_bit_weights_and_lcn(small_snn):
     for plan in plans:
         assert plan.neurons_per_core <= 512 >> (plan.lcn + 1)
         assert plan.axon_slots <= 1152 << plan.lcn
+
+
+def test_layout_falls_back_when_a_row_or_a_tile_misses_the_usable_cores():
+    from hardware.partition import layout_tiles
+
+    chip = resolve_spec("paicore").chip
+    space, usable = chip_space(chip)
+    # 16 tiles of 64 cores: a row would take the whole 1024-address space, online cores included
+    for tile_cores in (np.full((2, 16), 64), np.full((1, 2), 1010)):
+        addresses = layout_tiles(tile_cores, chip)
+        used = addresses[addresses >= 0]
+        assert len(used) == tile_cores.sum() == len(set(used.tolist()))
+        assert usable[used % space].all()

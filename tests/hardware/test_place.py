@@ -29,7 +29,7 @@ def test_aligned_blocks_are_one_cube_each():
 
 
 def _cores(layer, addresses):
-    return [types.SimpleNamespace(layer=layer, address=int(a), coord=None) for a in addresses]
+    return [types.SimpleNamespace(layer=layer, address=int(a), coord=None, extra={}) for a in addresses]
 
 
 def test_a_later_layer_fills_the_holes_of_an_earlier_one():
@@ -50,10 +50,53 @@ def test_a_later_layer_fills_the_holes_of_an_earlier_one():
     assert after == before
 
 
-def test_parts_of_one_layer_go_to_different_chips():
+def test_parts_of_one_layer_may_share_a_chip_and_keep_their_part():
     spec = resolve_spec("paicore")
     space, _ = chip_space(spec.chip)
     layer = [0, 1, space, space + 1]  # two chips' parts, each small enough to share a chip
     cores = _cores(0, layer)
     place(cores, [types.SimpleNamespace(name="a")], spec)
-    assert len({c.coord[0] for c in cores}) == 2
+    assert {c.coord[0] for c in cores} == {0}
+    assert [c.extra["part"] for c in cores] == [0, 0, 1, 1]  # routing covers each part apart
+
+
+def test_spare_addresses_let_one_cube_serve_tiles_of_unequal_size():
+    # tiles of 4 and 3 cores in blocks of 4: exact covers need 2 cubes, with the empty 7th core 1
+    assert len(cube_cover([0, 1, 2, 3, 4, 5, 6], 1024)) == 3
+    assert cube_cover([0, 1, 2, 3, 4, 5, 6], 1024, spare=[7]) == [(0, 7)]
+    assert len(cube_cover([0, 1, 2], 1024, spare=[5])) == 2  # a spare address that helps no cube
+
+
+def test_cover_with_spare_reaches_only_wanted_or_spare_and_is_xor_invariant():
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        size = int(rng.choice([8, 32, 128]))
+        mark = rng.random(size)
+        wanted = np.flatnonzero(mark < 0.4)
+        spare = np.flatnonzero((mark >= 0.4) & (mark < 0.4 + 0.4 * rng.random()))
+        if not wanted.size:
+            continue
+        cubes = cube_cover(wanted, 1024, spare=spare)
+        reached = [m for base, mask in cubes for m in cube_members(base, mask)]
+        assert len(reached) == len(set(reached))  # no core gets the packet twice
+        assert set(wanted) <= set(reached) <= set(wanted) | set(spare)
+        assert len(cubes) <= len(cube_cover(wanted, 1024))
+        c = int(rng.integers(size))
+        assert len(cube_cover(wanted ^ c, 1024, spare=spare ^ c)) == len(cubes)
+
+
+def test_spare_addresses_stay_empty_when_later_layers_are_placed():
+    spec = resolve_spec("paicore")
+    space, _ = chip_space(spec.chip)
+    first = [4 * t + k for t in range(200) for k in range(1 + t % 3)]  # tiles of 1..3 cores in blocks of 4
+    holes = np.array([4 * t + k for t in range(200) for k in range(1 + t % 3, 4)])
+    second = list(range(300))
+    cores = _cores(0, first) + _cores(1, second)
+    plans = [types.SimpleNamespace(name="a", spare=holes), types.SimpleNamespace(name="b")]
+    place(cores, plans, spec)
+    taken = {c.address for c in cores}
+    placed = set(plans[0].spare_placed.tolist())
+    assert len(placed) == len(holes) and not placed & taken
+    # the holes moved with their layer: the first layer's blocks are still whole (cores + holes)
+    blocks = taken.intersection(c.address for c in cores if c.layer == 0) | placed
+    assert len({a // 4 for a in blocks}) * 4 == len(blocks)
