@@ -86,31 +86,23 @@ def _window(t, s, k, size):
     return min((t - 1) * s + k, size)
 
 
-def layout_tiles(tile_cores, chip):
+def layout_tiles(tile_cores, chip, dense=False):
     """(R, C, Kmax) relative linear addresses for the cores of each tile (-1: none).
 
     Each tile's K cores are consecutive, in a block aligned to the next power of two of the
     largest K; the tiles of a row follow at that stride and rows at the next power of two of
     (cols x block), all inside one chip, skipping unusable (reserved) addresses. When a row does
     not fit a chip's usable cores, tiles are laid out one block at a time; when a tile does not,
-    core by core.
+    core by core. `dense`: core by core anyway, for a layer whose layout no copy depends on (the
+    first one: the off-chip host sends one packet per cube itself).
     """
     space, usable = chip_space(chip)
     rows, cols = tile_cores.shape
     kmax = int(tile_cores.max(initial=1))
-    out = np.full((rows, cols, kmax), -1, np.int64)
     kpad = pow2(kmax)
-    if kpad > space or not _fits_somewhere(np.arange(kmax), kpad, usable):
-        # a tile larger than a chip's usable cores: core after core over the usable addresses
-        free = np.flatnonzero(usable)
-        n = 0
-        for r in range(rows):
-            for c in range(cols):
-                for k in range(tile_cores[r, c]):
-                    chip_i, j = divmod(n, len(free))
-                    out[r, c, k] = chip_i * space + free[j]
-                    n += 1
-        return out
+    if dense or kpad > space or not _fits_somewhere(np.arange(kmax), kpad, usable):
+        return _core_by_core(tile_cores, kmax, space, usable)
+    out = np.full((rows, cols, kmax), -1, np.int64)
     stride = pow2(cols) * kpad
     by_row = stride <= space and all(_fits_somewhere(np.concatenate(
         [ci * kpad + np.arange(tile_cores[r, ci]) for ci in range(cols)]), stride, usable) for r in range(rows))
@@ -135,6 +127,18 @@ def layout_tiles(tile_cores, chip):
             out[r, ci, :n] = chip_i * space + offset + local[k:k + n]
             k += n
         offset += unit
+    return out
+
+
+def _core_by_core(tile_cores, kmax, space, usable):
+    """Addresses of the tiles' cores one after another over the usable addresses of the chips."""
+    free = np.flatnonzero(usable)
+    n = np.arange(int(tile_cores.sum()))
+    flat = (n // len(free)) * space + free[n % len(free)]
+    out = np.full(tile_cores.shape + (kmax,), -1, np.int64)
+    ends = np.cumsum(tile_cores.reshape(-1))
+    for i, (start, end) in enumerate(zip(ends - tile_cores.reshape(-1), ends)):
+        out.reshape(-1, kmax)[i, : end - start] = flat[start:end]
     return out
 
 
@@ -309,7 +313,7 @@ def plan_network(net, spec):
         best = None
         for own, _, _, t in _shortlist(layer, tilings[li], copies):
             k, _ = _tile_cores(layer, t, copies)
-            addresses = layout_tiles(k, spec.chip)
+            addresses = layout_tiles(k, spec.chip, dense=li == 0)
             induced, reached = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
                                                spec.chip.multicast, block_spare(addresses, spec.chip))
                                 if li > 0 else (None, np.zeros(0, np.int64)))

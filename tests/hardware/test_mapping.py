@@ -130,3 +130,17 @@ def test_layout_falls_back_when_a_row_or_a_tile_misses_the_usable_cores():
         used = addresses[addresses >= 0]
         assert len(used) == tile_cores.sum() == len(set(used.tolist()))
         assert usable[used % space].all()
+
+
+def test_the_first_layer_is_laid_out_densely_as_no_copy_depends_on_it():
+    from hardware.partition import layout_tiles
+
+    chip = resolve_spec("paicore").chip
+    space, usable = chip_space(chip)
+    tile_cores = np.array([[2, 4, 8], [4, 8, 2]] * 200)  # blocks of 8 would be half empty
+    addresses = layout_tiles(tile_cores, chip, dense=True)
+    used = np.sort(addresses[addresses >= 0])
+    n = int(tile_cores.sum())
+    expected = (np.arange(n) // usable.sum()) * space + np.flatnonzero(usable)[np.arange(n) % usable.sum()]
+    np.testing.assert_array_equal(used, expected)
+    assert layout_tiles(tile_cores, chip).max() > used.max()  # the aligned layout spans more
