@@ -95,7 +95,7 @@ def _split_cover(points, allowed, size):
                                                     for base, mask in _split_cover(high, high_ok, half))
     if low <= high_ok and high <= low_ok:  # each half's cores may be reached in the other half
         joint = tuple((base, mask | half) for base, mask in _split_cover(low | high, low_ok & high_ok, half))
-        if len(joint) <= len(apart):
+        if len(joint) < len(apart):  # on a tie apart: it reaches fewer kept-empty addresses
             return joint
     return apart
 

@@ -22,7 +22,9 @@ needs for the copies this tiling asks of it (one-step look-ahead). The off-chip 
 no copies (the host sends one packet per cube) and the last layer's spikes go to the off-chip
 readout (one destination).
 """
+import functools
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +66,7 @@ class LayerPlan:
     cl_out: int = 0
     spare: np.ndarray = None  # relative addresses kept empty for multicast cubes (block_spare), reached by some
     spare_placed: np.ndarray = None  # the same, global, after placement
+    piece: int = None  # aligned blocks of the layout no multicast cube spans: placed independently
 
 
 @dataclass
@@ -238,19 +241,20 @@ def block_spare(addresses, chip):
 
 def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spare=()):
     """((h, w) hardware neurons each source sub-neuron (at each position of the previous layer's
-    output) needs: the multicast cubes covering the cores that read it (at least 1), the spare
-    addresses those cubes reach)."""
+    output) needs: the multicast cubes covering the cores that read it (at least 1); the spare
+    addresses those cubes reach; the OR of their masks, i.e. the address bits a cube spans)."""
     h, w = source_shape
-    reached = set()
+    reached, masks = set(), [0]
 
     def cover(sel):
         cubes = cube_cover(sel, space, multicast, spare)
         reached.update(m for base, mask in cubes if mask for m in cube_members(base, mask))
+        masks[0] |= functools.reduce(operator.or_, (mask for _, mask in cubes), 0)
         return max(len(cubes), 1)
 
     if layer.kind == "dense":
         n = cover(addresses[addresses >= 0])
-        return np.full((h, w), n, np.int64), _spare_reached(reached, addresses)
+        return np.full((h, w), n, np.int64), _spare_reached(reached, addresses), masks[0]
     rows = _input_ranges(layer, t, 0)
     cols = _input_ranges(layer, t, 1)
     row_sets = [tuple(r for r, (a, b) in enumerate(rows) if a <= y < b) for y in range(h)]
@@ -263,7 +267,7 @@ def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spa
                 sel = addresses[np.ix_(key[0], key[1])] if key[0] and key[1] else np.zeros(0, np.int64)
                 memo[key] = cover(sel[sel >= 0])
             out[y, x] = memo[key]
-    return out, _spare_reached(reached, addresses)
+    return out, _spare_reached(reached, addresses), masks[0]
 
 
 def _spare_reached(reached, addresses):
@@ -314,21 +318,21 @@ def plan_network(net, spec):
         for own, _, _, t in _shortlist(layer, tilings[li], copies):
             k, _ = _tile_cores(layer, t, copies)
             addresses = layout_tiles(k, spec.chip, dense=li == 0)
-            induced, reached = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
-                                               spec.chip.multicast, block_spare(addresses, spec.chip))
-                                if li > 0 else (None, np.zeros(0, np.int64)))
+            induced, reached, masks = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
+                                                      spec.chip.multicast, block_spare(addresses, spec.chip))
+                                       if li > 0 else (None, np.zeros(0, np.int64), space - 1))
             look = 0
             if li > 0 and tilings[li - 1]:
                 look = min(int(_tile_cores(net.layers[li - 1], tp, induced)[0].sum()) for tp in tilings[li - 1])
             key = (own + look, own, own * t.slots, t.lcn)
             if best is None or key < best[0]:
-                best = (key, t, k, addresses, induced, reached)
-        _, t, k, addresses, induced, reached = best
+                best = (key, t, k, addresses, induced, reached, masks)
+        _, t, k, addresses, induced, reached, masks = best
         _, per_core = _tile_cores(layer, t, copies)
         cl_out = layer.out_shape[2] * layer.levels
         plans[li] = LayerPlan(layer.name, (t.th, t.tw), k.shape, (t.rh, t.rw), t.lcn, width, lo, hi, t.slots,
                               t.limit, int(k.sum()), k, copies, int(copies.sum()) * cl_out,
-                              int(per_core.max()), addresses, cl_out, reached)
+                              int(per_core.max()), addresses, cl_out, reached, None, min(pow2(masks + 1), space))
         copies = induced
     return plans
 

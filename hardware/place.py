@@ -3,18 +3,20 @@
 Each layer keeps the relative layout its plan chose (`partition.layout_tiles`: tiles' cores in
 aligned blocks, so the cores reading one source form few multicast cubes). Placement may move a
 layout only in ways that keep every cube a cube with the same count:
-- a layout spanning chips is cut into its chips' parts (`core.extra["part"]`): cubes never cross
-  a chip, so each part can go to any chip, another part of the same layer's included (routing
-  covers each part's readers apart, as the plan counted them);
-- a part is shifted by a multiple of its alignment (the next power of two of its span), and
+- the layout is cut into **pieces**: aligned blocks of `LayerPlan.piece` addresses, the next power
+  of two above every address bit one of the plan's cubes spans (at most a chip: cubes never cross
+  one), so no cube spans two pieces and each piece can go anywhere, next to another piece of the
+  same layer or on another chip (`core.extra["piece"]`; routing covers each piece's readers apart,
+  as the plan counted them);
+- a piece is shifted by a multiple of its alignment (the next power of two of its span), and
 - XORed with a constant below that alignment (a mirror image: cubes map to cubes, and
   `addressing.cube_cover` counts them the same).
-Layers are placed in network order, each part at the first (chip, shift, mirror) where all its
-cores land on usable cores no other part took, so a later part fills the holes an earlier one's
+Layers are placed in network order, each piece at the first (chip, shift, mirror) where all its
+cores land on usable cores no other piece took, so a later piece fills the holes an earlier one's
 aligned blocks left (tiles with fewer cores than their block) before a new chip opens.
 Multicast cubes reach the cores that want a spike and, at most, addresses the plan keeps empty
 for them (`LayerPlan.spare`: holes inside the layer's own tile blocks). Those holes travel with
-their part and are taken like cores, so no other core ever sits where a packet lands.
+their piece and are taken like cores, so no other core ever sits where a packet lands.
 Chip-local addresses are Morton codes: x = the even bits, y = the odd bits, so a replication
 mask on the address is a replication mask on x and y.
 """
@@ -40,21 +42,22 @@ def place(cores, plans, spec):
         rel = np.array([c.address for c in group], np.int64)
         spare = getattr(plan, "spare", None)
         spare = np.zeros(0, np.int64) if spare is None else np.asarray(spare, np.int64)
-        placed_spare, spare_part = [], []
-        for part in np.unique(rel // space):
-            members = np.flatnonzero(rel // space == part)
-            holes = spare[spare // space == part]  # kept empty: the layer's multicast cubes reach them
-            free, addresses = _first_fit(np.concatenate([rel[members], holes]) % space, free, usable, space,
+        placed_spare, spare_piece = [], []
+        piece = getattr(plan, "piece", None) or space  # no cube spans two pieces: each goes where it fits
+        for part in np.unique(rel // piece):  # the piece's index in the relative layout
+            members = np.flatnonzero(rel // piece == part)
+            holes = spare[spare // piece == part]  # kept empty: the layer's multicast cubes reach them
+            free, addresses = _first_fit(np.concatenate([rel[members], holes]) % piece, free, usable, space,
                                          plan.name)
             free[addresses] = False
             placed_spare.append(addresses[len(members):])
-            spare_part.append(np.full(len(holes), part))
+            spare_piece.append(np.full(len(holes), part))
             for i, a in zip(members, addresses):
                 group[i].address = int(a)
                 group[i].coord = (int(a // space), *decode(int(a % space)))
-                group[i].extra["part"] = int(part)
+                group[i].extra["piece"] = int(part)
         if spare.size:
-            plan.spare_placed, plan.spare_part = np.concatenate(placed_spare), np.concatenate(spare_part)
+            plan.spare_placed, plan.spare_piece = np.concatenate(placed_spare), np.concatenate(spare_piece)
     chips = max(core.coord[0] for core in cores) + 1 if cores else 0
     if chips > spec.chip.max_chips:
         raise HardwareError(f"network: chips: needs {chips} ({len(cores)} cores), limit {spec.chip.max_chips} "
@@ -63,7 +66,7 @@ def place(cores, plans, spec):
 
 
 def _first_fit(local, free, usable, space, name):
-    """(free, global addresses) of one chip's part of a layout (chip-local addresses) at the first
+    """(free, global addresses) of one piece of a layout (addresses within the piece) at the first
     chip, shift and mirror where it fits; `free` grows by a fresh chip when needed."""
     align = pow2(int(local.max()) + 1)
     chip = 0

@@ -25,6 +25,7 @@ def layer_rows(net, plans, cores, spec):
             "cores_per_tile": sorted({int(k) for k in np.unique(plan.tile_cores)}),
             "copy_neurons": plan.copy_neurons,
             "copies_per_neuron_max": int(plan.copies.max()),
+            "kept_empty_cores": 0 if plan.spare is None else int(len(plan.spare)),
             "lcn": f"{1 << plan.lcn}X", "weight_bits": plan.width,
             "neurons": neurons, "axons_per_core": plan.axon_slots,
             "neurons_per_core": plan.neurons_per_core, "neuron_limit": plan.neuron_limit,
@@ -68,7 +69,10 @@ def summarize(net, plans, cores, spec, chips, routes=None, sim=None):
                               "the core to a cube of cores at the same axon). A source whose readers need k cubes "
                               "is k hardware neurons (the original + k - 1 copies with the same column and "
                               "registers) in its own tile's cores; `copy_neurons` counts them and `cores` "
-                              "includes what they cost. The off-chip encoder sends its packets itself")
+                              "includes what they cost. The off-chip encoder sends its packets itself. "
+                              "`kept_empty_cores`: addresses inside a layer's tile blocks that hold no core and "
+                              "that its cubes may reach (so tiles with fewer cores than their block still pair "
+                              "into one cube); placement gives them to no other layer")
     if sim is not None and sim.images:
         n = sim.images
         sops = 0

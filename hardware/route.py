@@ -67,8 +67,8 @@ def route(net, cores, spec, plans=None):
         memo = {}
         source_copies = copies.get(li - 1, {})
         spare = getattr(plans[li], "spare_placed", None) if plans is not None else None
-        spare, spare_part = ((np.zeros(0, np.int64), np.zeros(0, np.int64)) if spare is None
-                             else (spare, plans[li].spare_part))
+        spare, spare_piece = ((np.zeros(0, np.int64), np.zeros(0, np.int64)) if spare is None
+                             else (spare, plans[li].spare_piece))
         empty = set(spare.tolist())
         for s_idx, d_idx in zip(np.split(np.arange(len(src)), cut), np.split(dst, cut)):
             s = int(src[s_idx[0]])
@@ -78,7 +78,7 @@ def route(net, cores, spec, plans=None):
                                     f"addresses {sorted(set(slot.tolist()))[:4]}; one packet carries one axon")
             key = tuple(d_idx.tolist())
             if key not in memo:
-                memo[key] = _cover(cores, key, space, spec.chip.multicast, spare, spare_part)
+                memo[key] = _cover(cores, key, space, spec.chip.multicast, spare, spare_piece)
             cubes = memo[key]
             packets[s] = len(cubes)
             if li == 0:
@@ -113,15 +113,15 @@ def route(net, cores, spec, plans=None):
     return result
 
 
-def _cover(cores, readers, space, multicast, spare, spare_part):
-    """The cubes of one source: its readers in each part of their layer's layout covered apart
-    (with that part's kept-empty addresses), as the plan counted them, even where placement put
-    two parts on one chip."""
-    parts = {}
+def _cover(cores, readers, space, multicast, spare, spare_piece):
+    """The cubes of one source: its readers in each piece of their layer's layout (place.py)
+    covered apart, with that piece's kept-empty addresses, as the plan counted them (no cube of
+    the plan spans two pieces), wherever placement put the pieces."""
+    pieces = {}
     for d in readers:
-        parts.setdefault(cores[d].extra.get("part", cores[d].address // space), []).append(cores[d].address)
-    return [cube for part, addresses in sorted(parts.items())
-            for cube in cube_cover(addresses, space, multicast, spare[spare_part == part])]
+        pieces.setdefault(cores[d].extra.get("piece", cores[d].address // space), []).append(cores[d].address)
+    return [cube for piece, addresses in sorted(pieces.items())
+            for cube in cube_cover(addresses, space, multicast, spare[spare_piece == piece])]
 
 
 def _members(base, mask):

@@ -91,6 +91,9 @@ def test_every_axon_fed_by_exactly_one_copy_and_every_source_reaches_its_targets
         assert max(len(c.neuron_ids) for c in src_cores) <= plans[li - 1].neuron_limit
         assert len(src_cores) == plans[li - 1].cores
     assert reached_spare > 0  # the tiny chips' layouts do use kept-empty addresses for their cubes
+    # and layouts cut into pieces smaller than a chip, which placement moves apart
+    assert any(p.piece < space and len({c.extra["piece"] for c in cores if c.layer == li}) > 1
+               for li, p in enumerate(plans))
 
 
 def test_every_output_neuron_mapped_once(small_snn):

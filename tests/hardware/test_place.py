@@ -57,7 +57,7 @@ def test_parts_of_one_layer_may_share_a_chip_and_keep_their_part():
     cores = _cores(0, layer)
     place(cores, [types.SimpleNamespace(name="a")], spec)
     assert {c.coord[0] for c in cores} == {0}
-    assert [c.extra["part"] for c in cores] == [0, 0, 1, 1]  # routing covers each part apart
+    assert [c.extra["piece"] for c in cores] == [0, 0, 1, 1]  # routing covers each part apart
 
 
 def test_spare_addresses_let_one_cube_serve_tiles_of_unequal_size():
@@ -100,3 +100,17 @@ def test_spare_addresses_stay_empty_when_later_layers_are_placed():
     # the holes moved with their layer: the first layer's blocks are still whole (cores + holes)
     blocks = taken.intersection(c.address for c in cores if c.layer == 0) | placed
     assert len({a // 4 for a in blocks}) * 4 == len(blocks)
+
+
+def test_pieces_no_cube_spans_are_placed_apart_into_scattered_holes():
+    spec = resolve_spec("paicore")
+    holes = {4 * (2 * t + 1) + k for t in range(100) for k in range(4)}  # 100 free blocks of 4, scattered
+    first = [a for a in range(1008) if a not in holes]
+    second = list(range(400))  # one pattern of 400 consecutive cores: no room for it as a whole
+    for piece, chips_expected in ((4, 1), (None, 2)):
+        cores = _cores(0, first) + _cores(1, second)
+        plans = [types.SimpleNamespace(name="a"), types.SimpleNamespace(name="b", piece=piece)]
+        assert place(cores, plans, spec) == chips_expected
+        if piece:
+            assert {c.address for c in cores if c.layer == 1} == holes
+            assert sorted({c.extra["piece"] for c in cores if c.layer == 1}) == list(range(100))
