@@ -44,18 +44,18 @@ def place(cores, plans, spec):
         spare = np.zeros(0, np.int64) if spare is None else np.asarray(spare, np.int64)
         placed_spare, spare_piece = [], []
         piece = getattr(plan, "piece", None) or space  # no cube spans two pieces: each goes where it fits
-        for part in np.unique(rel // piece):  # the piece's index in the relative layout
-            members = np.flatnonzero(rel // piece == part)
-            holes = spare[spare // piece == part]  # kept empty: the layer's multicast cubes reach them
+        for index in np.unique(rel // piece):  # the piece's index in the relative layout
+            members = np.flatnonzero(rel // piece == index)
+            holes = spare[spare // piece == index]  # kept empty: the layer's multicast cubes reach them
             free, addresses = _first_fit(np.concatenate([rel[members], holes]) % piece, free, usable, space,
                                          plan.name)
             free[addresses] = False
             placed_spare.append(addresses[len(members):])
-            spare_piece.append(np.full(len(holes), part))
+            spare_piece.append(np.full(len(holes), index))
             for i, a in zip(members, addresses):
                 group[i].address = int(a)
                 group[i].coord = (int(a // space), *decode(int(a % space)))
-                group[i].extra["piece"] = int(part)
+                group[i].extra["piece"] = int(index)
         if spare.size:
             plan.spare_placed, plan.spare_piece = np.concatenate(placed_spare), np.concatenate(spare_piece)
     chips = max(core.coord[0] for core in cores) + 1 if cores else 0
