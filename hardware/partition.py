@@ -23,7 +23,6 @@ no copies (the host sends one packet per cube) and the last layer's spikes go to
 readout (one destination).
 """
 import functools
-import math
 import operator
 from dataclasses import dataclass, field
 

@@ -57,7 +57,7 @@ def test_parts_of_one_layer_may_share_a_chip_and_keep_their_part():
     cores = _cores(0, layer)
     place(cores, [types.SimpleNamespace(name="a")], spec)
     assert {c.coord[0] for c in cores} == {0}
-    assert [c.extra["piece"] for c in cores] == [0, 0, 1, 1]  # routing covers each part apart
+    assert [c.extra["piece"] for c in cores] == [0, 0, 1, 1]  # routing covers each piece apart
 
 
 def test_spare_addresses_let_one_cube_serve_tiles_of_unequal_size():
@@ -87,7 +87,6 @@ def test_cover_with_spare_reaches_only_wanted_or_spare_and_is_xor_invariant():
 
 def test_spare_addresses_stay_empty_when_later_layers_are_placed():
     spec = resolve_spec("paicore")
-    space, _ = chip_space(spec.chip)
     first = [4 * t + k for t in range(200) for k in range(1 + t % 3)]  # tiles of 1..3 cores in blocks of 4
     holes = np.array([4 * t + k for t in range(200) for k in range(1 + t % 3, 4)])
     second = list(range(300))
