@@ -1,6 +1,8 @@
 """PAICORE core counts of the shipped MNIST LeNet and of the CIFAR VGG (k=1, B=2), ours next to
 PAIBox's `n_core_required` and the no-copy resource bound (hardware/bounds.py), in one process;
 then the temporal (store-and-release) mapping of the same models: layer cores + controller cores.
+Chips are printed next to ceil(cores / cores per chip) and to the floor the layout rules allow:
+the kept-empty addresses multicast cubes reach (docs/hardware.md §5) count like cores.
 
     python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both]
 
@@ -43,9 +45,14 @@ def random_vgg(seed=0):
 
 
 def count(name, ann, paibox):
-    net, _, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True)
+    net, spec, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True)
     per_layer = ", ".join(f"{p.name} {p.cores}" for p in plans)
-    line = f"{name:12s} ours {sum(p.cores for p in plans):6d} cores on {chips} chip(s) ({per_layer})"
+    cores = sum(p.cores for p in plans)
+    kept = sum(0 if p.spare is None else len(p.spare) for p in plans)
+    per_chip = spec.chip.cores_per_chip
+    line = (f"{name:12s} ours {cores:6d} cores on {chips} chip(s) (ceil(cores / {per_chip}) = {-(-cores // per_chip)}; "
+            f"with the {kept} kept-empty addresses its cubes reach, at least {-(-(cores + kept) // per_chip)}) "
+            f"({per_layer})")
     bounds, total = no_copy_bound(net, resolve_spec("paicore"))
     line += f"; no-copy bound {total} ({' + '.join(str(b.cores) for b in bounds)})"
     if paibox:
