@@ -2,10 +2,13 @@
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from hardware import CoreSimulator, extract, map_network, paicore, partition, simulate_and_compare, tiny_spec
 from hardware.addressing import chip_space, cube_members
-from hardware.spec import resolve_spec
+from hardware.place import place
+from hardware.route import route
+from hardware.spec import HardwareError, resolve_spec
 
 
 def _tiny():
@@ -147,3 +150,16 @@ def test_the_first_layer_is_laid_out_densely_as_no_copy_depends_on_it():
     expected = (np.arange(n) // usable.sum()) * space + np.flatnonzero(usable)[np.arange(n) % usable.sum()]
     np.testing.assert_array_equal(used, expected)
     assert layout_tiles(tile_cores, chip).max() > used.max()  # the aligned layout spans more
+
+
+def test_routing_refuses_a_packet_that_would_reach_a_foreign_core(small_snn):
+    snn, _ = small_snn
+    spec = _tiny()
+    net = extract(snn)
+    plans, cores = partition(net, spec)
+    place(cores, plans, spec)
+    li = next(i for i, p in enumerate(plans) if p.spare_placed is not None and len(p.spare_placed))
+    intruder = next(c for c in cores if c.layer != li)
+    intruder.address = int(plans[li].spare_placed[0])  # another layer's core where li's packets may land
+    with pytest.raises(HardwareError, match="does not read it"):
+        route(net, cores, spec, plans)
