@@ -41,9 +41,6 @@ def chip_space(chip):
     return space, usable
 
 
-_COVER_CACHE = {}
-
-
 def cube_cover(addresses, space, multicast=True, spare=()):
     """Multicast cubes [(base, mask)] covering the given linear core addresses.
 
@@ -71,11 +68,9 @@ def cube_cover(addresses, space, multicast=True, spare=()):
             block *= 2
         off = lo // block * block
         free = spare[(spare >= chip_i * space + off) & (spare < chip_i * space + off + block)] - chip_i * space - off
-        key = (tuple((local - off).tolist()), tuple(free.tolist()), block)
-        if key not in _COVER_CACHE:
-            points = frozenset(key[0])
-            _COVER_CACHE[key] = _split_cover(points, points | frozenset(key[1]), block)
-        cubes.extend((int(chip_i * space + off + base), mask) for base, mask in _COVER_CACHE[key])
+        points = frozenset((local - off).tolist())
+        found = _split_cover(points, points | frozenset(free.tolist()), block)  # memoized, like its halves
+        cubes.extend((int(chip_i * space + off + base), mask) for base, mask in found)
     return cubes
 
 

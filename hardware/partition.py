@@ -22,8 +22,6 @@ needs for the copies this tiling asks of it (one-step look-ahead). The off-chip 
 no copies (the host sends one packet per cube) and the last layer's spikes go to the off-chip
 readout (one destination).
 """
-import functools
-import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -243,17 +241,19 @@ def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spa
     output) needs: the multicast cubes covering the cores that read it (at least 1); the spare
     addresses those cubes reach; the OR of their masks, i.e. the address bits a cube spans)."""
     h, w = source_shape
-    reached, masks = set(), [0]
+    reached, masks = set(), 0
 
     def cover(sel):
+        nonlocal masks
         cubes = cube_cover(sel, space, multicast, spare)
         reached.update(m for base, mask in cubes if mask for m in cube_members(base, mask))
-        masks[0] |= functools.reduce(operator.or_, (mask for _, mask in cubes), 0)
+        for _, mask in cubes:
+            masks |= mask
         return max(len(cubes), 1)
 
     if layer.kind == "dense":
         n = cover(addresses[addresses >= 0])
-        return np.full((h, w), n, np.int64), _spare_reached(reached, addresses), masks[0]
+        return np.full((h, w), n, np.int64), _spare_reached(reached, addresses), masks
     rows = _input_ranges(layer, t, 0)
     cols = _input_ranges(layer, t, 1)
     row_sets = [tuple(r for r, (a, b) in enumerate(rows) if a <= y < b) for y in range(h)]
@@ -266,7 +266,7 @@ def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spa
                 sel = addresses[np.ix_(key[0], key[1])] if key[0] and key[1] else np.zeros(0, np.int64)
                 memo[key] = cover(sel[sel >= 0])
             out[y, x] = memo[key]
-    return out, _spare_reached(reached, addresses), masks[0]
+    return out, _spare_reached(reached, addresses), masks
 
 
 def _spare_reached(reached, addresses):
