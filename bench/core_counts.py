@@ -4,7 +4,7 @@ then the temporal (store-and-release) mapping of the same models: layer cores + 
 Chips are printed next to ceil(cores / cores per chip) and to the floor the layout rules allow:
 the kept-empty addresses multicast cubes reach (docs/hardware.md §5) count like cores.
 
-    python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both]
+    python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both] [--plans]
 
 The VGG has random weights and random BN statistics (seeded): core counts depend on the layer
 shapes and the L = 2^k B sub-neurons, not on the trained values, as long as the thresholds are
@@ -44,7 +44,7 @@ def random_vgg(seed=0):
     return ann
 
 
-def count(name, ann, paibox):
+def count(name, ann, paibox, plans_too=False):
     net, spec, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True)
     per_layer = ", ".join(f"{p.name} {p.cores}" for p in plans)
     cores = sum(p.cores for p in plans)
@@ -64,6 +64,12 @@ def count(name, ann, paibox):
         except Exception as err:  # PAIBox's own limits
             line += f"; PAIBox fails: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
     print(line)
+    if plans_too:
+        for p in plans:
+            kept_p = 0 if p.spare is None else len(p.spare)
+            sizes = "/".join(str(int(k)) for k in np.unique(p.tile_cores))
+            print(f"    {p.name}: {p.cores} cores, tiles {p.tile[0]}x{p.tile[1]} of {sizes} cores, LCN {1 << p.lcn}X, "
+                  f"copies per neuron up to {int(p.copies.max())}, {kept_p} kept-empty, pieces of {p.piece} addresses")
 
 
 def count_temporal(name, ann):
@@ -87,6 +93,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-paibox", action="store_true")
     parser.add_argument("--mapping", choices=["spatial", "temporal", "both"], default="both")
+    parser.add_argument("--plans", action="store_true",
+                        help="also print each layer's spatial plan: tiles, cores per tile, copies, kept-empty, pieces")
     parser.add_argument("--lenet", action="append", metavar="PRESET",
                         help="shipped LeNet(s) to count: pretrained/<PRESET>_mnist_k1B2 (default lenet; "
                         "repeat the flag for more, e.g. --lenet lenet --lenet lenet_readme)")
@@ -96,7 +104,7 @@ def main():
     models.append(("vgg k1B2", random_vgg()))
     for name, ann in models:
         if args.mapping in ("spatial", "both"):
-            count(name, ann, not args.no_paibox)
+            count(name, ann, not args.no_paibox, args.plans)
         if args.mapping in ("temporal", "both"):
             count_temporal(name, ann)
 
