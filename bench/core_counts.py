@@ -86,7 +86,10 @@ def count_temporal(name, ann):
     print(f"{name:12s} temporal {summary['total_cores']:6d} cores = {summary['layer_cores']} layer + "
           f"{summary['controller_cores']} controller, on {summary['chips']} chip(s) ({per_layer}); latency "
           f"{summary['latency_ticks']} ticks; no-copy neuron bound at these widths {total} "
-          f"(at 2-bit, i.e. without the weight scaling, {two_bit}); channels scaled: {scaled}")
+          f"(at 2-bit, i.e. without the weight scaling, {two_bit}); with the controller axons, before any copy, "
+          f"{summary['no_copy_cores_with_controllers']} ("
+          f"{' + '.join(str(r['no_copy_cores_with_controllers']) for r in summary['controllers'])}); "
+          f"channels scaled: {scaled}")
 
 
 def main():

@@ -25,12 +25,15 @@ class LayerBound:
     cores: int
 
 
-def layer_bound(layer, core):
-    """LayerBound of one hardware.network.SGLayer on `core` (a hardware.spec.CoreSpec)."""
+def layer_bound(layer, core, extra_axons=0, width=None):
+    """LayerBound of one hardware.network.SGLayer on `core` (a hardware.spec.CoreSpec). `extra_axons`
+    (a temporal layer's controller axons, hardware.temporal_report) join every neuron's fan-in;
+    `width` overrides the narrowest weight width (a plan's own)."""
     kh, kw, c_in, _ = layer.kernel.shape
-    fan_in = int(kh * kw * c_in * layer.levels_in)
+    fan_in = int(kh * kw * c_in * layer.levels_in) + int(extra_axons)
     lcn = core.lcn_for(fan_in)
-    width = core.narrowest_width(min(int(np.min(layer.kernel)), 0), max(int(np.max(layer.kernel)), 0))
+    if width is None:
+        width = core.narrowest_width(min(int(np.min(layer.kernel)), 0), max(int(np.max(layer.kernel)), 0))
     per_core = core.neurons_per_core(lcn, width)
     cores = -(-layer.n_out // per_core)
     return LayerBound(layer.name, layer.n_out, fan_in, lcn, width, per_core, cores)

@@ -9,20 +9,25 @@ the cores; they sit in cores the layers leave free (another chip only when none 
 import numpy as np
 
 from hardware.addressing import chip_space, cube_cover
+from hardware.bounds import layer_bound
 from hardware.partition import control_weights
 from hardware.temporal import latency_ticks, windows
 
 
 def controllers(net, plans, cores, spec):
-    """Per layer: hold axons, lift axons, cubes, timer neurons."""
+    """Per layer: hold axons, lift axons, cubes, timer neurons, and the cores its neurons need before
+    any copy once the controller axons join their fan-in (at the plan's weight width): what this
+    construction costs whatever the layout."""
     space, _ = chip_space(spec.chip)
     rows = []
     for li, (layer, plan) in enumerate(zip(net.layers, plans)):
         hold, lift = control_weights(layer, spec, plan.width)
         addresses = [c.address for c in cores if c.layer == li and c.address is not None]
         cubes = len(cube_cover(addresses, space, spec.chip.multicast)) if addresses else plan.cores
+        n_control = hold.shape[1] + lift.shape[1]
         rows.append({"layer": layer.name, "hold_axons": int(hold.shape[1]), "lift_axons": int(lift.shape[1]),
-                     "cubes": int(cubes), "timers": int((hold.shape[1] + lift.shape[1]) * cubes)})
+                     "cubes": int(cubes), "timers": int(n_control * cubes),
+                     "no_copy_cores_with_controllers": layer_bound(layer, spec.core, n_control, plan.width).cores})
     return rows
 
 
@@ -51,6 +56,7 @@ def temporal_summary(net, plans, cores, spec, chips):
         "threshold_encoding": "theta_pos = step d per neuron; the first threshold theta lives in the lift weights",
         "controllers": ctl,
         "controller_cores": int(ctl_cores),
+        "no_copy_cores_with_controllers": int(sum(row["no_copy_cores_with_controllers"] for row in ctl)),
         "layer_cores": int(layer_cores),
         "total_cores": int(layer_cores + ctl_cores),
         "chips": int(chips + extra_chips),

@@ -107,3 +107,22 @@ def test_paibox_simulator_spike_trains_equal_ours(small_sr):
     for a, b in zip(ours, theirs):
         assert a.sum() > 0
         np.testing.assert_array_equal(a, b)
+
+
+def test_controller_axons_raise_the_no_copy_count_and_the_plan_stays_above_it(small_sr):
+    """hardware.json's `no_copy_cores_with_controllers`: ceil(N / neurons per core) once the hold and
+    lift axons join the fan-in; a plan, copies and all, can only need more."""
+    from hardware.bounds import layer_bound
+    from hardware.temporal_report import temporal_summary
+
+    snn, _ = small_sr
+    net, spec, plans, cores, chips, _ = map_network(snn, _tiny(), mapping="temporal")
+    summary = temporal_summary(net, plans, cores, spec, chips)
+    raised = 0
+    for row, plan, layer in zip(summary["controllers"], plans, net.layers):
+        plain = layer_bound(layer, spec.core, width=plan.width).cores
+        assert plain <= row["no_copy_cores_with_controllers"] <= plan.cores, (layer.name, plain, row, plan.cores)
+        raised += row["no_copy_cores_with_controllers"] > plain
+    assert raised, "on 128-axon cores the controller axons should raise some layer's LCN"
+    assert summary["no_copy_cores_with_controllers"] == sum(r["no_copy_cores_with_controllers"]
+                                                            for r in summary["controllers"])
