@@ -44,18 +44,20 @@ def random_vgg(seed=0):
     return ann
 
 
-def count(name, ann, paibox, plans_too=False):
-    net, spec, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True)
+def count(name, ann, paibox, plans_too=False, slot_layouts=False):
+    net, spec, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True,
+                                                slot_layouts=slot_layouts)
     per_layer = ", ".join(f"{p.name} {p.cores}" for p in plans)
     cores = sum(p.cores for p in plans)
     kept = sum(0 if p.spare is None else len(p.spare) for p in plans)
     per_chip = spec.chip.cores_per_chip
-    line = (f"{name:12s} ours {cores:6d} cores on {chips} chip(s) (ceil(cores / {per_chip}) = {-(-cores // per_chip)}; "
+    label = "ours, slots" if slot_layouts else "ours"
+    line = (f"{name:12s} {label} {cores:6d} cores on {chips} chip(s) (ceil(cores / {per_chip}) = {-(-cores // per_chip)}; "
             f"with the {kept} kept-empty addresses its cubes reach, at least {-(-(cores + kept) // per_chip)}) "
             f"({per_layer})")
     bounds, total = no_copy_bound(net, resolve_spec("paicore"))
     line += f"; no-copy bound {total} ({' + '.join(str(b.cores) for b in bounds)})"
-    if paibox:
+    if paibox and not slot_layouts:
         from hardware.paibox_export import paibox_count
 
         try:
@@ -101,6 +103,9 @@ def main():
     parser.add_argument("--lenet", action="append", metavar="PRESET",
                         help="shipped LeNet(s) to count: pretrained/<PRESET>_mnist_k1B2 (default lenet; "
                         "repeat the flag for more, e.g. --lenet lenet --lenet lenet_readme)")
+    parser.add_argument("--spatial-slots", action="store_true",
+                        help="also count the spatial mapping with the temporal one's slot layouts (hardware/slots.py): "
+                        "fewer copies, more kept-empty addresses")
     args = parser.parse_args()
     models = [(f"{preset} k1B2", keras.models.load_model(REPO / "pretrained" / f"{preset}_mnist_k1B2" / "model.keras"))
               for preset in args.lenet or ["lenet"]]
@@ -108,6 +113,8 @@ def main():
     for name, ann in models:
         if args.mapping in ("spatial", "both"):
             count(name, ann, not args.no_paibox, args.plans)
+            if args.spatial_slots:
+                count(name, ann, False, args.plans, slot_layouts=True)
         if args.mapping in ("temporal", "both"):
             count_temporal(name, ann)
 

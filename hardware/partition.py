@@ -28,6 +28,7 @@ import numpy as np
 
 from hardware.addressing import chip_space, cube_cover, cube_members, pow2
 from hardware.network import register_encoding
+from hardware.slots import window_slots
 from hardware.spec import HardwareError
 
 CANDIDATES = 10  # tilings per layer kept for the copy-aware search (fewest own cores first)
@@ -61,7 +62,7 @@ class LayerPlan:
         return int(self.neurons - int(np.prod(self.copies.shape)) * self.cl_out) if self.copies is not None else 0
 
     cl_out: int = 0
-    spare: np.ndarray = None  # relative addresses kept empty for multicast cubes (block_spare), reached by some
+    spare: np.ndarray = None  # relative addresses kept empty for multicast cubes (layout_tiles(spare=True)), reached by some
     spare_placed: np.ndarray = None  # the same, global, after placement
     piece: int = None  # aligned blocks of the layout no multicast cube spans: placed independently
 
@@ -86,7 +87,7 @@ def _window(t, s, k, size):
     return min((t - 1) * s + k, size)
 
 
-def layout_tiles(tile_cores, chip, dense=False):
+def layout_tiles(tile_cores, chip, dense=False, row_slots=None, col_slots=None, spare=False):
     """(R, C, Kmax) relative linear addresses for the cores of each tile (-1: none).
 
     Each tile's K cores are consecutive, in a block aligned to the next power of two of the
@@ -95,23 +96,36 @@ def layout_tiles(tile_cores, chip, dense=False):
     not fit a chip's usable cores, tiles are laid out one block at a time; when a tile does not,
     core by core. `dense`: core by core anyway, for a layer whose layout no copy depends on (the
     first one: the off-chip host sends one packet per cube itself).
+
+    `col_slots` (C,): the block of its row each tile column takes, below pow2(C) (hardware.slots;
+    default in order). `row_slots` (R,): the same for rows, inside one aligned region of pow2(R)
+    row strides, cut into aligned parts where the region does not fit a chip's usable cores.
+    `spare`: also return the usable addresses each block (a tile's, a row's or a part's) leaves
+    empty: multicast cubes may reach them (`addressing.cube_cover`'s spare addresses) as long as
+    placement keeps them empty, which lets tiles with fewer cores than their block, and tiles at
+    chosen slots (hardware.slots), pair up.
     """
     space, usable = chip_space(chip)
     rows, cols = tile_cores.shape
     kmax = int(tile_cores.max(initial=1))
     kpad = pow2(kmax)
     if dense or kpad > space or not _fits_somewhere(np.arange(kmax), kpad, usable):
-        return _core_by_core(tile_cores, kmax, space, usable)
+        out = _core_by_core(tile_cores, kmax, space, usable)
+        return (out, np.zeros(0, np.int64)) if spare else out
     out = np.full((rows, cols, kmax), -1, np.int64)
     stride = pow2(cols) * kpad
-    by_row = stride <= space and all(_fits_somewhere(np.concatenate(
-        [ci * kpad + np.arange(tile_cores[r, ci]) for ci in range(cols)]), stride, usable) for r in range(rows))
-    units = [(r, None) for r in range(rows)] if by_row else [(r, c) for r in range(rows) for c in range(cols)]
-    unit = stride if by_row else kpad
+    col_at = np.arange(cols) if col_slots is None else np.asarray(col_slots, np.int64)
+    row_local = [np.concatenate([col_at[ci] * kpad + np.arange(tile_cores[r, ci]) for ci in range(cols)])
+                 for r in range(rows)]
+    by_row = stride <= space and all(_fits_somewhere(local, stride, usable) for local in row_local)
+    if by_row:
+        units = _row_units(row_local, row_slots, stride, space, usable)
+    else:
+        units = [(kpad, [((r, c), np.arange(tile_cores[r, c]))]) for r in range(rows) for c in range(cols)]
+    holes, slotted = [], row_slots is not None or col_slots is not None
     chip_i, offset = 0, 0
-    for r, c in units:
-        cs = range(cols) if c is None else [c]
-        local = np.concatenate([(0 if c is not None else ci * kpad) + np.arange(tile_cores[r, ci]) for ci in cs])
+    for unit, members in units:
+        local = np.concatenate([m for _, m in members])
         wraps = 0
         while True:
             if offset + unit > space:
@@ -121,13 +135,42 @@ def layout_tiles(tile_cores, chip, dense=False):
             if np.all(usable[offset + local]):
                 break
             offset += unit
-        k = 0
-        for ci in cs:
-            n = tile_cores[r, ci]
-            out[r, ci, :n] = chip_i * space + offset + local[k:k + n]
-            k += n
+        for (r, c), m in members:
+            cs = range(cols) if c is None else [c]
+            k = 0
+            for ci in cs:
+                n = tile_cores[r, ci]
+                out[r, ci, :n] = chip_i * space + offset + m[k:k + n]
+                k += n
+        # a plain layout offers only its tiles' blocks (as many cores as before the slots); a slotted one its units
+        block = np.arange(unit) if slotted else np.unique(local // kpad * kpad)[:, None] + np.arange(kpad)
+        free = np.setdiff1d(block, local)
+        holes.append(chip_i * space + offset + free[usable[offset + free]])
         offset += unit
-    return out
+    return (out, np.concatenate(holes)) if spare else out
+
+
+def _row_units(row_local, row_slots, stride, space, usable):
+    """[(unit size, [((row, None), core offsets in the unit)])] of a layout by rows: one row per
+    stride, or, with row slots, the rows at their slots of aligned parts of one region (the largest
+    power-of-two part that fits a chip's usable cores; a window of rows across two parts then needs
+    a cube in each)."""
+    if row_slots is None:
+        return [(stride, [((r, None), local)]) for r, local in enumerate(row_local)]
+    row_at = np.asarray(row_slots, np.int64)
+    part = pow2(int(row_at.max()) + 1) * stride
+    while part > stride:
+        per = part // stride
+        fits = part <= space and all(
+            _fits_somewhere(np.concatenate([row_at[r] % per * stride + row_local[r]
+                                            for r in np.flatnonzero(row_at // per == p)]), part, usable)
+            for p in np.unique(row_at // per))
+        if fits:
+            break
+        part //= 2
+    per = part // stride
+    return [(part, [((int(r), None), row_at[r] % per * stride + row_local[r]) for r in np.flatnonzero(row_at // per == p)])
+            for p in np.unique(row_at // per)]
 
 
 def _core_by_core(tile_cores, kmax, space, usable):
@@ -222,20 +265,6 @@ def _input_ranges(layer, t, axis):
     return out
 
 
-def block_spare(addresses, chip):
-    """Relative addresses the layout leaves empty inside its tiles' aligned blocks (usable ones):
-    multicast cubes may reach them (`addressing.cube_cover`'s spare addresses) as long as
-    placement keeps them empty, which lets tiles with fewer cores than their block pair up."""
-    space, usable = chip_space(chip)
-    kpad = pow2(addresses.shape[2])
-    first = addresses[:, :, 0]
-    if kpad > space or np.any(first[first >= 0] % kpad):  # tiles laid out core by core: no blocks
-        return np.zeros(0, np.int64)
-    blocks = (first[first >= 0] // kpad * kpad)[:, None] + np.arange(kpad)[None, :]
-    holes = np.setdiff1d(blocks.reshape(-1), addresses[addresses >= 0])
-    return holes[usable[holes % space]]
-
-
 def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spare=()):
     """((h, w) hardware neurons each source sub-neuron (at each position of the previous layer's
     output) needs: the multicast cubes covering the cores that read it (at least 1); the spare
@@ -254,10 +283,7 @@ def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spa
     if layer.kind == "dense":
         n = cover(addresses[addresses >= 0])
         return np.full((h, w), n, np.int64), _spare_reached(reached, addresses), masks
-    rows = _input_ranges(layer, t, 0)
-    cols = _input_ranges(layer, t, 1)
-    row_sets = [tuple(r for r, (a, b) in enumerate(rows) if a <= y < b) for y in range(h)]
-    col_sets = [tuple(c for c, (a, b) in enumerate(cols) if a <= x < b) for x in range(w)]
+    row_sets, col_sets = reader_sets(layer, t, source_shape)
     memo, out = {}, np.ones((h, w), np.int64)
     for y in range(h):
         for x in range(w):
@@ -267,6 +293,33 @@ def induced_copies(layer, addresses, t, space, source_shape, multicast=True, spa
                 memo[key] = cover(sel[sel >= 0])
             out[y, x] = memo[key]
     return out, _spare_reached(reached, addresses), masks
+
+
+def reader_sets(layer, t, source_shape):
+    """Per source row and per source column: the tile rows / columns of `layer` (tiled by t)
+    that read it."""
+    h, w = source_shape
+    rows = _input_ranges(layer, t, 0)
+    cols = _input_ranges(layer, t, 1)
+    row_sets = [tuple(r for r, (a, b) in enumerate(rows) if a <= y < b) for y in range(h)]
+    col_sets = [tuple(c for c, (a, b) in enumerate(cols) if a <= x < b) for x in range(w)]
+    return row_sets, col_sets
+
+
+def _slots(layer, t, k, source_shape, chip):
+    """(row_slots, col_slots) putting every source's readers in one cube (hardware.slots), each
+    None where no such order is found or none is needed. When the rows' region is a whole chip,
+    a row slot holding unusable addresses is blocked (no tile, and no cube may reach it)."""
+    if layer.kind == "dense":
+        return None, None
+    space, usable = chip_space(chip)
+    rows, cols = k.shape
+    row_sets, col_sets = reader_sets(layer, t, source_shape)
+    stride = pow2(cols) * pow2(int(k.max(initial=1)))
+    blocked = ()
+    if pow2(rows) * stride == space:
+        blocked = tuple(r for r in range(pow2(rows)) if not usable[r * stride:(r + 1) * stride].all())
+    return window_slots(rows, row_sets, pow2(rows), blocked), window_slots(cols, col_sets, pow2(cols))
 
 
 def _spare_reached(reached, addresses):
@@ -298,9 +351,14 @@ def _shortlist(layer, tilings, copies):
     return scored[:CANDIDATES]
 
 
-def plan_network(net, spec):
-    """One LayerPlan per layer, copies included, chosen back to front with one-step look-ahead."""
+def plan_network(net, spec, slot_layouts=None):
+    """One LayerPlan per layer, copies included, chosen back to front with one-step look-ahead.
+
+    `slot_layouts`: lay tiles out at the slots of hardware.slots (fewer copies, more addresses kept
+    empty); None: for a temporal network only (docs/hardware.md §5)."""
     space, _ = chip_space(spec.chip)
+    if slot_layouts is None:
+        slot_layouts = any(layer.hold is not None for layer in net.layers)
     n = len(net.layers)
     plans = [None] * n
     copies = np.ones(net.layers[-1].out_shape[:2], np.int64)  # the readout is off-chip: one destination
@@ -316,9 +374,12 @@ def plan_network(net, spec):
         best = None
         for own, _, _, t in _shortlist(layer, tilings[li], copies):
             k, _ = _tile_cores(layer, t, copies)
-            addresses = layout_tiles(k, spec.chip, dense=li == 0)
+            slots = (_slots(layer, t, k, _source_shape(net, li), spec.chip) if li > 0 and slot_layouts
+                     else (None, None))
+            addresses, holes = layout_tiles(k, spec.chip, dense=li == 0, row_slots=slots[0], col_slots=slots[1],
+                                            spare=True)
             induced, reached, masks = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
-                                                      spec.chip.multicast, block_spare(addresses, spec.chip))
+                                                      spec.chip.multicast, holes)
                                        if li > 0 else (None, np.zeros(0, np.int64), space - 1))
             look = 0
             if li > 0 and tilings[li - 1]:
@@ -365,9 +426,9 @@ def _no_fit(layer, spec, width):
                         f"(LCN {lcn} + width code {core.width_code(width)}) = {core.neurons_per_core(lcn, width)}")
 
 
-def partition(net, spec, tables=True):
+def partition(net, spec, tables=True, slot_layouts=None):
     """(plans, cores): one LayerPlan per layer and the list of Cores (tables only if `tables`)."""
-    plans = plan_network(net, spec)
+    plans = plan_network(net, spec, slot_layouts)
     cores = []
     for index, (layer, plan) in enumerate(zip(net.layers, plans)):
         cores.extend(_layer_cores(index, layer, plan, tables, spec))

@@ -23,7 +23,8 @@ def controllers(net, plans, cores, spec):
     for li, (layer, plan) in enumerate(zip(net.layers, plans)):
         hold, lift = control_weights(layer, spec, plan.width)
         addresses = [c.address for c in cores if c.layer == li and c.address is not None]
-        cubes = len(cube_cover(addresses, space, spec.chip.multicast)) if addresses else plan.cores
+        kept = () if plan.spare_placed is None else plan.spare_placed  # kept empty for this layer's cubes
+        cubes = len(cube_cover(addresses, space, spec.chip.multicast, kept)) if addresses else plan.cores
         n_control = hold.shape[1] + lift.shape[1]
         rows.append({"layer": layer.name, "hold_axons": int(hold.shape[1]), "lift_axons": int(lift.shape[1]),
                      "cubes": int(cubes), "timers": int(n_control * cubes),

@@ -126,3 +126,10 @@ def test_controller_axons_raise_the_no_copy_count_and_the_plan_stays_above_it(sm
     assert raised, "on 128-axon cores the controller axons should raise some layer's LCN"
     assert summary["no_copy_cores_with_controllers"] == sum(r["no_copy_cores_with_controllers"]
                                                             for r in summary["controllers"])
+
+
+def test_temporal_mapping_uses_slot_layouts_by_default_and_they_cut_copies(small_sr):
+    snn, _ = small_sr
+    slotted = map_network(snn, _tiny(), mapping="temporal", estimate_only=True)[2]
+    plain = map_network(snn, _tiny(), mapping="temporal", estimate_only=True, slot_layouts=False)[2]
+    assert sum(p.copy_neurons for p in slotted) < sum(p.copy_neurons for p in plain)
