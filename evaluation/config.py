@@ -10,6 +10,7 @@ from cli_utils import OneLineParser, UserError, import_tensorflow_quietly, posit
 from evaluation.hardware_step import check_hardware_flags
 from models import PRESETS
 from training.config import MAX_K, MAX_LEVELS, MAX_SEED
+from training.output_paths import check_output_file
 from training.runfolder import check_writable
 
 # The all-integer SNN keeps (batch, T, ...) tensors of every layer; its counts converge within a few
@@ -122,6 +123,8 @@ def parse_args(argv=None):
         options["B"] = int(options["B"])
     if options["save_keras"] is not None and not options["save_keras"].endswith(".keras"):
         raise UserError(f"--save-keras needs a path ending in .keras, got {options['save_keras']}")
+    if options["save_keras"] is not None:
+        check_output_file(Path(options["save_keras"]), "--save-keras", options["checkpoint"])
     options["model_given"] = options["model"] is not None
     method = get_method(options.pop("method") or _implied_method(options))
     if options["model"] is None:

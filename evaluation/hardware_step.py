@@ -5,11 +5,15 @@ from cli_utils import UserError, write_json_atomic
 
 def check_hardware_flags(options):
     """Hardware flags that would do nothing are refused (one line), not ignored."""
+    if options.get("hardware") == "":
+        raise UserError("--hardware needs a core: paicore, a shipped core name (crossbar256) or a core YAML file")
     if not options.get("hardware"):
         for flag, key in (("--hardware-estimate-only", "hardware_estimate_only"),
                           ("--hardware-images", "hardware_images")):
             if options.get(key):
                 raise UserError(f"{flag} needs --hardware (e.g. --hardware paicore)")
+        if options.get("paibox", "count") != "count":  # count is the default: not told apart from absent
+            raise UserError(f"--paibox {options['paibox']} needs --hardware paicore")
         return
     if options.get("hardware_estimate_only"):
         if options.get("hardware_images"):

@@ -49,6 +49,9 @@ def train_cases(run, tmp):
     (damaged / "checkpoint").mkdir(parents=True)
     (damaged / "checkpoint" / "state.json").write_text('{"completed_epochs": 1, "opti')
     (tmp / "a-file").write_text("x")
+    (tmp / "user-folder").mkdir()
+    (tmp / "user-folder" / "notes.txt").write_text("mine\n")
+    (tmp / "binary.yaml").write_bytes(b"\xff\xfe\x00bad")
     cases = [
         (["--k", "-1"], "k must be an integer in [0, 8]"),
         (["--k", "1000000"], "k must be an integer in [0, 8]"),
@@ -91,6 +94,15 @@ def train_cases(run, tmp):
         (["--export", str(tmp / "export")], "--export is for --mode inference"),
         (["--resume", "--overwrite"], "pass one"),
         (["--mode", "inference", "--overwrite"], "--overwrite is for --mode training"),
+        # output paths of inference, checked before the model loads
+        (["--mode", "inference", "--checkpoint", str(run / "model.keras"), "--export", write(tmp / "export-file", "x")],
+         "is a file; give a folder for the SavedModel"),
+        (["--mode", "inference", "--checkpoint", str(run / "model.keras"), "--export", str(tmp / "user-folder")],
+         "holds other files (notes.txt)"),
+        (["--mode", "inference", "--checkpoint", str(run / "model.keras"), "--save-keras", str(run / "model.keras")],
+         "is the checkpoint this run reads"),
+        (["--config", str(tmp / "binary.yaml")], "is not text (YAML)"),
+        (["--lr-schedule", "step", "--lr-milestones", "5,3"], "lr milestones must be increasing"),
         # the prepared run folder: nothing may change it
         (small, "holds a finished run"),
         ([*small, "--resume", "--limit-test", "100"], "started with limit_test=200, not 100"),
@@ -148,6 +160,9 @@ def evaluate_cases(run, tmp):
         (["--k", str(10**30)], "k must be an integer >= 0 and <= 8"),
         (["--hardware-estimate-only"], "--hardware-estimate-only needs --hardware"),
         (["--hardware-images", "5"], "--hardware-images needs --hardware"),
+        (["--paibox", "export"], "--paibox export needs --hardware paicore"),
+        (["--hardware", ""], "--hardware needs a core"),
+        (["--save-keras", str(run / "model.keras")], "is the checkpoint this run reads"),
         (["--hardware", "paicore", "--hardware-estimate-only", "--noise-sweep", "0,0.1"],
          "--noise-sweep needs the evaluation"),
         (["--hardware", "paicore", "--hardware-estimate-only", "--hardware-images", "5"],

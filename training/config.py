@@ -15,6 +15,7 @@ import yaml
 
 from cli_utils import OneLineParser, UserError, load_yaml, str2bool  # noqa: F401  (UserError, load_yaml: re-exported)
 from models import DATASETS, PRESETS
+from training.output_paths import check_export_folder, check_output_file
 
 
 DEFAULTS = {
@@ -212,6 +213,8 @@ def read_config_file(path):
             content = load_yaml(handle)
     except OSError as err:
         raise UserError(f"cannot read config file {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"config file {path} is not text (YAML); is it the right file?") from None
     except yaml.YAMLError as err:
         raise UserError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from None
     if content is None:
@@ -301,8 +304,9 @@ def _check_optimizer(options):
         (o["lr_step_every"] is None or (_is_int(o["lr_step_every"]) and o["lr_step_every"] >= 1),
          f"lr step every must be an integer >= 1, got {o['lr_step_every']!r}"),
         (o["lr_milestones"] is None or (isinstance(o["lr_milestones"], list) and len(o["lr_milestones"]) > 0
-                                        and all(_is_int(m) and m >= 1 for m in o["lr_milestones"])),
-         f"lr milestones must be a list of epochs >= 1, got {o['lr_milestones']!r}"),
+                                        and all(_is_int(m) and m >= 1 for m in o["lr_milestones"])
+                                        and all(a < b for a, b in zip(o["lr_milestones"], o["lr_milestones"][1:]))),
+         f"lr milestones must be increasing epochs >= 1, got {o['lr_milestones']!r}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -375,8 +379,13 @@ def _check_mode_flags(options):
             if options[name] is not None:
                 raise UserError(f"--{name} is for --mode inference; training writes its model and "
                                 f"SavedModel into --output-dir")
-    elif options["overwrite"]:  # (--resume is accepted in inference: the seeds' command lines pass it)
-        raise UserError("--overwrite is for --mode training; inference writes no run folder")
+    else:
+        if options["overwrite"]:  # (--resume is accepted in inference: the seeds' command lines pass it)
+            raise UserError("--overwrite is for --mode training; inference writes no run folder")
+        if options["save_keras"] is not None:
+            check_output_file(Path(options["save_keras"]), "--save-keras", options["checkpoint"])
+        if options["export"] is not None:
+            check_export_folder(Path(options["export"]))
     if options["resume"] and options["overwrite"]:
         raise UserError("--resume continues the run in --output-dir and --overwrite deletes it: pass one")
 
