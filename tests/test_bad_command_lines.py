@@ -52,6 +52,8 @@ def train_cases(run, tmp):
     (tmp / "user-folder").mkdir()
     (tmp / "user-folder" / "notes.txt").write_text("mine\n")
     (tmp / "binary.yaml").write_bytes(b"\xff\xfe\x00bad")
+    (tmp / "foreign").mkdir()
+    (tmp / "foreign" / "history.csv").write_text("the user's own table\n")
     cases = [
         (["--k", "-1"], "k must be an integer in [0, 8]"),
         (["--k", "1000000"], "k must be an integer in [0, 8]"),
@@ -116,6 +118,7 @@ def train_cases(run, tmp):
         (["--output-dir", str(tmp / "a-file" / "run")], "is a file"),
         (["--output-dir", "/proc/no-such-run"], "is not writable"),
         (["--resume", "--output-dir", str(damaged)], "state.json is damaged"),
+        (["--output-dir", str(tmp / "foreign")], "holds history.csv but no run of train.py"),
     ]
 
 
@@ -234,3 +237,4 @@ def test_bad_command_lines_of_both_clis(tmp_path):
     assert snapshot(run) == before
     assert not (tmp_path / "new-run").exists()  # a refused --resume creates no folder
     assert not (tmp_path / "no-fit").exists()  # the cores were checked before anything was written
+    assert (tmp_path / "foreign" / "history.csv").read_text() == "the user's own table\n"

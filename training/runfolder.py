@@ -54,6 +54,11 @@ def plan_training(options):
     if holds_run(out) and not options["overwrite"]:
         raise UserError(f"{out} holds {describe(state, metrics)}; {_how_to_continue(state, metrics)}, "
                         f"or pass --overwrite to delete it and start afresh (or choose another --output-dir)")
+    # files a run writes only after an epoch or at its end: here without a run, they are someone else's
+    foreign = [name for name in ("history.csv", "model.export") if (out / name).exists()]
+    if foreign and not options["overwrite"]:
+        raise UserError(f"{out} holds {' and '.join(foreign)} but no run of train.py; pass --overwrite to "
+                        f"replace them (or choose another --output-dir)")
     return Plan("fresh", out)
 
 
