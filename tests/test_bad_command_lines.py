@@ -104,7 +104,10 @@ def train_cases(run, tmp):
         (["--mode", "inference", "--checkpoint", str(run / "model.keras"), "--save-keras", str(run / "model.keras")],
          "is the checkpoint this run reads"),
         (["--config", str(tmp / "binary.yaml")], "is not text (YAML)"),
-        (["--lr-schedule", "step", "--lr-milestones", "5,3"], "lr milestones must be increasing"),
+        (["--lr-schedule", "step", "--lr-milestones", "5,3"], "epochs >= 1, increasing, got [5, 3]"),
+        (["--momentum", "0.5"], "--momentum is for --optimizer sgd"),
+        (["--optimizer", "sgd", "--beta-1", "0.5"], "--beta-1 is for --optimizer adam"),
+        (["--lr-decay", "0.5"], "--lr-decay is for --lr-schedule step"),
         # the prepared run folder: nothing may change it
         (small, "holds a finished run"),
         ([*small, "--resume", "--limit-test", "100"], "started with limit_test=200, not 100"),

@@ -306,7 +306,7 @@ def _check_optimizer(options):
         (o["lr_milestones"] is None or (isinstance(o["lr_milestones"], list) and len(o["lr_milestones"]) > 0
                                         and all(_is_int(m) and m >= 1 for m in o["lr_milestones"])
                                         and all(a < b for a, b in zip(o["lr_milestones"], o["lr_milestones"][1:]))),
-         f"lr milestones must be increasing epochs >= 1, got {o['lr_milestones']!r}"),
+         f"lr milestones must be a list of epochs >= 1, increasing, got {o['lr_milestones']!r}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -316,6 +316,14 @@ def _check_optimizer(options):
         raise UserError("the step schedule needs exactly one of --lr-milestones and --lr-step-every")
     if o["lr_schedule"] == "cosine" and step_keys:
         raise UserError(f"--{step_keys[0].replace('_', '-')} is for --lr-schedule step")
+    # a setting the chosen optimizer or schedule never reads is refused, not ignored (its default passes)
+    for name, used, where in (("momentum", o["optimizer"] == "sgd", "--optimizer sgd"),
+                              ("beta_1", o["optimizer"] == "adam", "--optimizer adam"),
+                              ("beta_2", o["optimizer"] == "adam", "--optimizer adam"),
+                              ("lr_decay", o["lr_schedule"] == "step", "--lr-schedule step")):
+        if not used and o[name] != DEFAULTS[name]:
+            raise UserError(f"--{name.replace('_', '-')} is for {where}; this run uses --optimizer {o['optimizer']} "
+                            f"and --lr-schedule {o['lr_schedule']}, which never read it")
 
 
 def _check_distribution(options):

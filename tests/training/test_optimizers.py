@@ -61,7 +61,8 @@ def test_coupled_weight_decay_stops_after_the_set_epoch(optimizer):
 
     from training.optimizers import make_optimizer
 
-    options = parse_config(["--optimizer", optimizer, "--momentum", "0", "--lr-schedule", "step",
+    momentum = ["--momentum", "0"] if optimizer == "sgd" else []  # Adam has no momentum to set
+    options = parse_config(["--optimizer", optimizer, *momentum, "--lr-schedule", "step",
                             "--lr-step-every", "100", "--learning-rate", "0.1", "--weight-decay", "0.5",
                             "--weight-decay-until", "2", "--epochs", "5"])
     opt = make_optimizer(options, steps_per_epoch=3)
