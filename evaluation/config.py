@@ -115,7 +115,8 @@ def build_parser():
 
 def parse_args(argv=None):
     """(method name, options dict) for evaluation.run.run; bad values are UserErrors."""
-    options = vars(build_parser().parse_args(argv))
+    parser = build_parser()
+    options = vars(parser.parse_args(argv))
     from conversion.method import get_method  # after build_parser: it loads TensorFlow quietly
 
     _check_ranges(options)
@@ -130,6 +131,7 @@ def parse_args(argv=None):
     if options["model"] is None:
         options["model"] = method.default_model
     method.check_options(options)  # first: a method may read --model as something else (rate: a file)
+    _refuse_other_methods_flags(parser, method.name, options)
     if options["model"] not in PRESETS:
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
     if options["noise_sweep"] is not None and not options["noise_sweep"]:
@@ -138,6 +140,20 @@ def parse_args(argv=None):
     if options["output_dir"] is not None:
         check_writable(Path(options["output_dir"]))
     return method.name, options
+
+
+SHARED_METHOD_FLAGS = {"use_ternary"}  # in allint's group, but every method's model loading reads it
+
+
+def _refuse_other_methods_flags(parser, name, options):
+    """A flag of another method's group, set away from its default, would do nothing: refused."""
+    for group in parser._action_groups:
+        owner = group.title.split()[-1] if group.title.startswith("--method ") else None
+        if owner in (None, name):
+            continue
+        for action in group._group_actions:
+            if action.dest not in SHARED_METHOD_FLAGS and options.get(action.dest, action.default) != action.default:
+                raise UserError(f"{action.option_strings[0]} is for --method {owner}; this run is --method {name}")
 
 
 def _implied_method(options):
