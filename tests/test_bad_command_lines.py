@@ -113,6 +113,7 @@ def train_cases(run, tmp):
         ([*small, "--resume", "--limit-test", "100"], "started with limit_test=200, not 100"),
         ([*small, "--resume", "--k", "0"], "started with k=1, not 0"),
         ([*small, "--resume", "--epochs", "2"], "started with epochs=1, not 2"),
+        ([*small[:4], "--resume"], "not 20 (20 is the default: pass --epochs 1 as the run was started)"),
         ([*small, "--overwrite", "--data-dir", str(tmp / "no-such-data")], "missing mnist file"),
     ]
     cases = [([*args, *out], fragment) for args, fragment in cases]

@@ -70,10 +70,11 @@ def _plan_resume(options, out, state, metrics):
         # a run started before a key existed ran with that key's default
         started = state["options"].get(key, DEFAULTS[key])
         if started != options[key]:
-            raise UserError(
-                f"cannot resume {out}: it was started with {key}={started!r}, "
-                f"not {options[key]!r} (start a new run in another --output-dir to change it)"
-            )
+            flag = "--" + key.replace("_", "-")
+            value = ",".join(map(str, started)) if isinstance(started, list) else started
+            hint = (f"{options[key]!r} is the default: pass {flag} {value} as the run was started"
+                    if options[key] == DEFAULTS[key] else "start a new run in another --output-dir to change it")
+            raise UserError(f"cannot resume {out}: it was started with {key}={started!r}, not {options[key]!r} ({hint})")
     if not (out / "checkpoint" / "last.keras").is_file():
         raise UserError(f"cannot resume {out}: {out / 'checkpoint' / 'last.keras'} is missing; "
                         f"start again with --overwrite")
