@@ -48,6 +48,17 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """argparse type: an integer >= 0 (a count where none is meaningful, e.g. warm-up steps)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
+    return value
+
+
 def temporary_path(path):
     """A new, unique file name beside `path` that ends like it (Keras needs `.keras`), for a write
     that is renamed onto `path` when complete. Unique, so that two runs writing the same folder at
@@ -153,16 +164,20 @@ def import_backend_quietly():
         import keras  # noqa: F401
 
 
-def run_cli(prog, parse, work, interrupted_hint=""):
+def run_cli(prog, parse, work, interrupted_hint="", errors=(), import_backend=True):
     """parse() the command line, then load Keras on its backend (TensorFlow quietly; a parser may
-    have loaded it already) and work(options); user errors end in one line on stderr and exit code 2."""
+    have loaded it already) and work(options); user errors end in one line on stderr and exit code 2.
+
+    `errors`: more exception types to report that way (a bench's HardwareError, ConversionError);
+    `import_backend=False` leaves the import to work() (a script that picks the backend itself)."""
     from snn_data import DataError
 
     try:
         options = parse()
-        import_backend_quietly()
+        if import_backend:
+            import_backend_quietly()
         work(options)
-    except (UserError, DataError) as err:
+    except (UserError, DataError, *errors) as err:
         sys.stderr.write(f"{prog}: error: {err}\n")
         return 2
     except KeyboardInterrupt:

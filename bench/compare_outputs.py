@@ -10,7 +10,6 @@ first and passed explicitly, so that a later change of the shipped default model
 what is compared. Every seed text file must be byte-identical; every value in summary.json and
 hardware.json must be equal, except timings and the checkpoint's path.
 """
-import argparse
 import json
 import math
 import shutil
@@ -20,6 +19,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cli_utils import OneLineParser, UserError, run_cli  # noqa: E402
+
 RUNS = {  # folder -> (checkpoint kind, evaluate_snn.py arguments); the long allint run last
     "default": ("sg", []),
     "hardware": ("sg", ["--hardware", "paicore", "--paibox", "none"]),
@@ -30,7 +33,16 @@ JSON_FILES = ("summary.json", "hardware.json", "noise_sweep.json")
 IGNORED_KEYS = {"checkpoint", "snn_seconds", "timings"}  # where and how fast, not what
 
 
+def check_checkpoints(checkpoints):
+    for kind, path in checkpoints.items():
+        if not Path(path).is_file():
+            raise UserError(f"--{kind}-checkpoint {path} does not exist")
+
+
 def record(out, checkpoints, repo=REPO):
+    check_checkpoints(checkpoints)  # before the folder is made: a wrong path leaves nothing behind
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         copies = {}
@@ -42,7 +54,12 @@ def record(out, checkpoints, repo=REPO):
                    "--output-dir", str(out / folder), *extra]
             print("+", " ".join(cmd), flush=True)
             with open(out / f"{folder}.log", "w") as log:
-                subprocess.run(cmd, cwd=repo, stdout=log, stderr=subprocess.STDOUT, check=True)
+                code = subprocess.run(cmd, cwd=repo, stdout=log, stderr=subprocess.STDOUT).returncode
+            if code != 0:  # 2: a user error (e.g. a checkpoint that does not suit the method)
+                message = f"evaluate_snn.py failed on the {folder} run (exit code {code}); see {out / f'{folder}.log'}"
+                if code == 2:
+                    raise UserError(message)
+                raise SystemExit(f"compare_outputs.py: error: {message}")
 
 
 def _values_differ(a, b, where, problems):
@@ -91,19 +108,32 @@ def compare(before, after):
     return problems, compared
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv=None):
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("action", choices=["record", "compare", "check"])
     p.add_argument("dirs", nargs="+", type=Path)
     p.add_argument("--sg-checkpoint", type=Path, default=REPO / "pretrained/lenet_mnist_k1B2/model.keras")
     p.add_argument("--allint-checkpoint", type=Path, default=REPO / "pretrained/lenet_allint_mnist_k0/model.keras")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    wanted = {"record": (1, "DIR"), "compare": (2, "BEFORE AFTER"), "check": (2, "BEFORE [AFTER]")}
+    most, spelled = wanted[args.action]
+    if len(args.dirs) > most or (args.action == "compare" and len(args.dirs) < 2):
+        p.error(f"{args.action} takes {spelled}, got {len(args.dirs)} folder(s)")
+    return args
+
+
+def work(args):
+    """The exit code: 1 when the records differ."""
     checkpoints = {"sg": args.sg_checkpoint, "allint": args.allint_checkpoint}
     if args.action == "record":
         record(args.dirs[0], checkpoints)
         return 0
+    for folder in args.dirs[:1] if args.action == "check" else args.dirs:  # before any long run
+        if not folder.is_dir():
+            raise UserError(f"folder {folder} does not exist")
     if args.action == "check":
         before = args.dirs[0]
+        check_checkpoints(checkpoints)
         after = args.dirs[1] if len(args.dirs) > 1 else Path(tempfile.mkdtemp(prefix="compare_after_"))
         record(after, checkpoints)
     else:
@@ -114,6 +144,13 @@ def main():
     print(f"{compared} files compared between {before} and {after}: "
           + ("identical" if not problems else f"{len(problems)} differences"))
     return 1 if problems else 0
+
+
+def main(argv=None):
+    codes = []
+    code = run_cli("compare_outputs.py", lambda: parse_args(argv), lambda args: codes.append(work(args)),
+                   import_backend=False)
+    return code or codes[0]
 
 
 if __name__ == "__main__":

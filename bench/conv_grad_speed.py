@@ -9,7 +9,6 @@ Each backend runs in its own process (the XLA flags are read once per process), 
 other; the script prints the fastest of `--repeats` calls of each jitted / tf.function'd op,
 which is the figure least disturbed by other work on a shared CPU.
 """
-import argparse
 import json
 import os
 import subprocess
@@ -20,6 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from cli_utils import OneLineParser, UserError, positive_int, run_cli  # noqa: E402
+
+PROG = "conv_grad_speed.py"
+
 # (input H, W, C), (kernel H, W, in, out), padding, stride: conv0 ... conv5 of the `lenet` preset.
 LAYERS = [((28, 28, 1), (5, 5, 1, 16), "SAME", 1), ((28, 28, 16), (5, 5, 16, 16), "VALID", 1),
           ((24, 24, 16), (2, 2, 16, 16), "VALID", 2), ((12, 12, 16), (5, 5, 16, 32), "VALID", 1),
@@ -28,12 +31,15 @@ NAMES = ("tensorflow", "jax", "jax-xla-defaults")
 BN_SHAPE = (28, 28, 16)  # bn0's input, conv0's output
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=15)
+def parse_args(argv=None):
+    parser = OneLineParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--repeats", type=positive_int, default=15)
     parser.add_argument("--backend", choices=NAMES)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def work(args):
     if args.backend:
         print(json.dumps(measure(args)))
         return
@@ -58,8 +64,14 @@ def _in_subprocess(name, args):
     command = [sys.executable, __file__, "--backend", name, "--batch-size", str(args.batch_size),
                "--repeats", str(args.repeats)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        sys.exit(f"the {name} run failed:\n{result.stderr[-3000:]}")
+    if result.returncode != 0:  # one line: the run's own user error, else the last line it wrote
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        own = [line for line in lines if line.startswith(f"{PROG}: error: ")]
+        if result.returncode == 2 and own:
+            raise UserError(own[-1][len(f"{PROG}: error: "):])
+        last = f": {lines[-1][:300]}" if lines else ""
+        raise SystemExit(f"{PROG}: error: the {name} run failed (exit code {result.returncode}){last}; "
+                         f"run it alone with --backend {name} to see all")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -158,5 +170,10 @@ def _fastest(call, repeats):
     return best * 1e3
 
 
+def main(argv=None):
+    # each backend is imported in its own process (measure), after KERAS_BACKEND is set
+    return run_cli(PROG, lambda: parse_args(argv), work, import_backend=False)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,14 +10,13 @@ The VGG has random weights and random BN statistics (seeded): core counts depend
 shapes and the L = 2^k B sub-neurons, not on the trained values, as long as the thresholds are
 finite. Ours is an estimate-only mapping (no weight tables), neuron copies included.
 """
-import argparse
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli_utils import import_tensorflow_quietly  # noqa: E402
+from cli_utils import OneLineParser, import_tensorflow_quietly, run_cli  # noqa: E402
 
 import_tensorflow_quietly()
 
@@ -26,10 +25,12 @@ import numpy as np  # noqa: E402
 
 import layers  # noqa: E402,F401
 from conversion import convert  # noqa: E402
+from conversion.chain import ConversionError  # noqa: E402
 from hardware import map_network  # noqa: E402
 from hardware.bounds import no_copy_bound  # noqa: E402
-from hardware.spec import resolve_spec  # noqa: E402
+from hardware.spec import HardwareError, resolve_spec  # noqa: E402
 from models import build_preset  # noqa: E402
+from training.run import load_model_file  # noqa: E402
 
 
 def random_vgg(seed=0):
@@ -94,8 +95,12 @@ def count_temporal(name, ann):
           f"channels scaled: {scaled}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def shipped_lenet(preset):
+    return REPO / "pretrained" / f"{preset}_mnist_k1B2" / "model.keras"
+
+
+def parse_args(argv=None):
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-paibox", action="store_true")
     parser.add_argument("--mapping", choices=["spatial", "temporal", "both"], default="both")
     parser.add_argument("--plans", action="store_true",
@@ -106,9 +111,18 @@ def main():
     parser.add_argument("--spatial-slots", action="store_true",
                         help="also count the spatial mapping with the temporal one's slot layouts (hardware/slots.py): "
                         "fewer copies, more kept-empty addresses")
-    args = parser.parse_args()
-    models = [(f"{preset} k1B2", keras.models.load_model(REPO / "pretrained" / f"{preset}_mnist_k1B2" / "model.keras"))
-              for preset in args.lenet or ["lenet"]]
+    args = parser.parse_args(argv)
+    missing = [preset for preset in args.lenet or [] if not shipped_lenet(preset).is_file()]
+    if missing:
+        shipped = sorted(path.parent.name[: -len("_mnist_k1B2")]
+                         for path in (REPO / "pretrained").glob("*_mnist_k1B2/model.keras"))
+        parser.error(f"--lenet {missing[0]}: there is no pretrained/{missing[0]}_mnist_k1B2/model.keras; "
+                     f"shipped: {', '.join(shipped)}")
+    return args
+
+
+def work(args):
+    models = [(f"{preset} k1B2", load_model_file(shipped_lenet(preset))) for preset in args.lenet or ["lenet"]]
     models.append(("vgg k1B2", random_vgg()))
     for name, ann in models:
         if args.mapping in ("spatial", "both"):
@@ -119,5 +133,9 @@ def main():
             count_temporal(name, ann)
 
 
+def main(argv=None):
+    return run_cli("core_counts.py", lambda: parse_args(argv), work, errors=(ConversionError, HardwareError))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

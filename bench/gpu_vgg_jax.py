@@ -9,7 +9,6 @@ a warm-up that compiles the step, and prints images per second and the time per 
 --distribute splits each batch over every local device (keras.distribution.DataParallel). Needs
 JAX, Keras, numpy and this project; not TensorFlow. Prints the devices it ran on first.
 """
-import argparse
 import os
 import sys
 import time
@@ -22,19 +21,22 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from cli_utils import OneLineParser, non_negative_int, positive_int, run_cli  # noqa: E402
 from models import build_preset  # noqa: E402
 from snn_data.sources import CIFAR_CROP  # noqa: E402
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
+def parse_args(argv=None):
+    parser = OneLineParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=positive_int, default=200)
+    parser.add_argument("--warmup", type=non_negative_int, default=10, help="steps before the timed ones (0: none)")
+    parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
     parser.add_argument("--distribute", action="store_true", help="data-parallel over every local device")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def work(args):
     devices = jax.devices()
     print(f"jax {jax.__version__}, keras {keras.__version__}, {len(devices)} x {devices[0].device_kind} "
           f"({devices[0].platform})", flush=True)
@@ -46,7 +48,8 @@ def main():
     warm, timed = args.warmup * args.batch_size, args.steps * args.batch_size
 
     start = time.perf_counter()
-    model.fit(x[:warm], y[:warm], batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
+    if warm:  # Keras cannot fit zero images
+        model.fit(x[:warm], y[:warm], batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
     print(f"warm-up ({args.warmup} steps, compile included): {time.perf_counter() - start:.1f} s", flush=True)
     start = time.perf_counter()
     history = model.fit(x[warm:], y[warm:], batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
@@ -73,5 +76,9 @@ def _synthetic(count, dataset):
     return images, rng.integers(0, classes, count).astype(np.int64)
 
 
+def main(argv=None):
+    return run_cli("gpu_vgg_jax.py", lambda: parse_args(argv), work)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

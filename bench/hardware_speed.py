@@ -17,7 +17,6 @@ Each repeat also times the two per batch, taking turns (`predict_on_batch` then 
 batch, the other order on the next), so that a burst of other work on a shared machine falls on
 both alike: the "interleaved" ratio.
 """
-import argparse
 import os
 import statistics
 import sys
@@ -27,17 +26,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli_utils import import_tensorflow_quietly  # noqa: E402
+from cli_utils import OneLineParser, import_tensorflow_quietly, positive_int, run_cli  # noqa: E402
 
 import_tensorflow_quietly()
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import layers  # noqa: E402,F401
 from conversion import convert  # noqa: E402
+from conversion.chain import ConversionError  # noqa: E402
 from hardware import CoreSimulator, map_network  # noqa: E402
+from hardware.spec import HardwareError  # noqa: E402
 from snn_data import load_arrays  # noqa: E402
+from training.run import load_model_file  # noqa: E402
 
 
 def _load():
@@ -86,18 +87,21 @@ def interleaved(snn, net, sim, x, batch, workers, encode):
     return spent["keras"], spent["cores"]
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def parse_args(argv=None):
+    parser = OneLineParser()
     parser.add_argument("--checkpoint", default=str(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"),
                         help="the quantized .keras model (default: the shipped lenet k1B2)")
-    parser.add_argument("--images", type=int, default=10000)
-    parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--images", type=positive_int, default=10000)
+    parser.add_argument("--batch", type=positive_int, default=1000)
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--workers", type=positive_int, default=1,
                         help="threads of the core simulator over chunks of images (default 1, its default)")
     parser.add_argument("--data-dir", default=os.environ.get("SNN_DATA_DIR", str(REPO.parent / "shared" / "data")))
-    args = parser.parse_args()
-    snn = convert(keras.models.load_model(args.checkpoint), method="sg")
+    return parser.parse_args(argv)
+
+
+def work(args):
+    snn = convert(load_model_file(args.checkpoint), method="sg")
     x, _ = load_arrays("mnist", "test", args.data_dir)
     x = x[:args.images].astype("float32")
     net, spec, plans, cores, chips, routes = map_network(snn, "paicore")
@@ -144,5 +148,9 @@ def main():
     print(f"agreement                {agree}/{len(x)} core-simulated predictions equal the Keras SNN's")
 
 
+def main(argv=None):
+    return run_cli("hardware_speed.py", lambda: parse_args(argv), work, errors=(ConversionError, HardwareError))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,7 +9,6 @@ Each round reads one epoch through each pipeline in turn (so that other load on 
 on both alike); prints the best and median images/s of each and the ratio tf.data / PyDataset.
 --folder reads an existing tree (e.g. real ImageNet: <dir>/train/<wnid>/*.JPEG) instead.
 """
-import argparse
 import statistics
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from cli_utils import OneLineParser, UserError, positive_int, run_cli  # noqa: E402
 
 
 def write_jpegs(root, count, classes=4):
@@ -59,13 +60,18 @@ def pydataset_epoch(files, batch_size, epoch):
     return count
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
+def parse_args(argv=None):
+    parser = OneLineParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=positive_int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--folder", help="an existing ImageFolder tree (with train/)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def work(args):
+    if args.folder and not Path(args.folder).is_dir():
+        raise UserError(f"--folder {args.folder} does not exist")
 
     from snn_data.rate_transforms import image_files
     from training.inputs import IMAGE_WORKERS
@@ -89,5 +95,9 @@ def main():
           f"median {statistics.median(rates['tf.data']) / statistics.median(rates['PyDataset']):.2f}")
 
 
+def main(argv=None):
+    return run_cli("imagenet_input_speed.py", lambda: parse_args(argv), work)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,7 +15,6 @@ tick simulator (hardware.temporal_sim) and PAIBox's Simulator on the network of
 hardware.paibox_temporal are compared spike train by spike train (every release tick of every
 neuron), and PAIBox's spikes inside store windows are counted (expected 0).
 """
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -23,28 +22,33 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli_utils import import_tensorflow_quietly  # noqa: E402
+from cli_utils import OneLineParser, import_tensorflow_quietly, positive_int, run_cli  # noqa: E402
 
 import_tensorflow_quietly()
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import layers  # noqa: E402,F401
 from conversion import convert  # noqa: E402
+from conversion.chain import ConversionError  # noqa: E402
 from hardware import CoreSimulator, map_network  # noqa: E402
 from hardware.paibox_sim import PaiboxReferee  # noqa: E402
+from hardware.spec import HardwareError  # noqa: E402
 from snn_data import load_arrays  # noqa: E402
+from training.run import load_model_file  # noqa: E402
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv=None):
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"))
-    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--images", type=positive_int, default=100)
     parser.add_argument("--mapping", choices=("spatial", "temporal"), default="spatial")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def work(args):
     method, ours_of, referee_of, unit = MAPPINGS[args.mapping]
-    snn = convert(keras.models.load_model(args.checkpoint), method=method)
+    snn = convert(load_model_file(args.checkpoint), method=method)
     images = load_arrays("mnist", "test")[0][:args.images].astype(np.float32)
     net, spec, plans, cores, chips, routes = map_network(snn, "paicore", mapping=args.mapping)
     encoded = net.probe.predict(images, verbose=0)[net.encoder_name]
@@ -88,5 +92,9 @@ MAPPINGS = {"spatial": ("sg", _spatial_counts, PaiboxReferee, "neuron counts"),
             "temporal": ("sr", _temporal_trains, _temporal_referee, "spike-train entries (neuron x release tick)")}
 
 
+def main(argv=None):
+    return run_cli("paibox_referee.py", lambda: parse_args(argv), work, errors=(ConversionError, HardwareError))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,7 +13,6 @@ then prints the seconds it took and the files it wrote. A full-width binary chec
 key layout is written by torch (never a dependency of the project) with
 `tests/fixtures/torch/make_checkpoints.py --full-width bin_cifar100.pth.tar`.
 """
-import argparse
 import os
 import shutil
 import subprocess
@@ -25,16 +24,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from cli_utils import OneLineParser, positive_int  # noqa: E402
+
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a vgg15ab CIFAR-100 checkpoint (.pth.tar)")
-    parser.add_argument("--eval-size", type=int, default=200)
-    parser.add_argument("--time", type=int, default=20)
+    parser.add_argument("--eval-size", type=positive_int, default=200)
+    parser.add_argument("--time", type=positive_int, default=20)
     args = parser.parse_args()
     model = Path(args.model).resolve()
     if not model.is_file():
-        sys.exit(f"--model {args.model}: no such file")
+        sys.stderr.write(f"rate_seed_line.py: error: --model {args.model}: no such file\n")
+        return 2
     from tests.conftest import write_cifar100
 
     with tempfile.TemporaryDirectory() as folder:
@@ -50,11 +52,12 @@ def main():
                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         seconds = time.perf_counter() - start
         if result.returncode != 0:
-            sys.exit(f"the seed's command line failed (exit {result.returncode})")
+            sys.stderr.write(f"rate_seed_line.py: error: the seed's command line failed (exit {result.returncode})\n")
+            return 2 if result.returncode == 2 else 1
         written = sorted(str(p.relative_to(folder / "J")) for p in (folder / "J").rglob("*") if p.is_file())
         print(f"wall time {seconds:.1f} s ({seconds / 60:.1f} min); {len(written)} files in J: {', '.join(written)}")
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,7 +23,6 @@ All-integer (--method allint, the shipped lenet_allint): the ANN and its T-step 
 integer mode on the same --batches batches, interleaved rounds, median time per batch; the ratio
 is SNN / (T x ANN) (target <= 1.5).
 """
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -31,30 +30,50 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli_utils import import_tensorflow_quietly  # noqa: E402
+from cli_utils import OneLineParser, UserError, import_tensorflow_quietly, positive_int, run_cli  # noqa: E402
 
 import_tensorflow_quietly()
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import layers  # noqa: E402,F401
 from conversion import convert  # noqa: E402
+from conversion.chain import ConversionError  # noqa: E402
 from evaluation.run import evaluate  # noqa: E402
 from snn_data import load_arrays  # noqa: E402
+from training.run import load_model_file  # noqa: E402
+
+SHIPPED = {"sg": "lenet_mnist_k1B2", "allint": "lenet_allint_mnist_k0", "rate": "lenet_binary_mnist"}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv=None):
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", choices=["sg", "allint", "rate"], default="sg")
     parser.add_argument("--checkpoint", help="default: the shipped model of the method")
-    parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--time-steps", type=int, nargs="+", help="allint (default 4 8 16) and rate (default 32 128)")
-    parser.add_argument("--batches", type=int, default=5, help="allint only: batches per round")
+    parser.add_argument("--batch-size", type=positive_int, default=200)
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--time-steps", type=positive_int, nargs="+",
+                        help="allint (default 4 8 16) and rate (default 32 128)")
+    parser.add_argument("--batches", type=positive_int, default=5, help="allint only: batches per round")
     parser.add_argument("--data-dir")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def _load_ann(args):
+    """The --checkpoint (a run folder means its model.keras), else the shipped model of the method."""
+    path = Path(args.checkpoint) if args.checkpoint else REPO / "pretrained" / SHIPPED[args.method] / "model.keras"
+    return load_model_file(path / "model.keras" if path.is_dir() else path)
+
+
+def work(args):
+    try:
+        _work(args)
+    except ConversionError as err:
+        which = args.checkpoint or SHIPPED[args.method]
+        raise UserError(f"{which} does not suit --method {args.method}: {err}") from None
+
+
+def _work(args):
     images, labels = load_arrays("mnist", "test", args.data_dir)
     images = images.astype(np.float32)
     if args.method == "allint":
@@ -63,7 +82,7 @@ def main():
     if args.method == "rate":
         args.time_steps = args.time_steps or [32, 128]
         return _rate(args, images)
-    ann = keras.models.load_model(args.checkpoint or REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras")
+    ann = _load_ann(args)
     snn = convert(ann, method="sg")
     timers = {
         "ANN": lambda: ann.predict(images, batch_size=args.batch_size, verbose=0),
@@ -78,7 +97,7 @@ def main():
 
 
 def _allint(args, images):
-    ann = keras.models.load_model(args.checkpoint or REPO / "pretrained" / "lenet_allint_mnist_k0" / "model.keras")
+    ann = _load_ann(args)
     result = measure_allint(ann, images[:args.batches * args.batch_size], args.time_steps, args.repeats,
                             args.batch_size)
     print(f"ANN {ann.name}: {result['ann_s'] * 1e3:8.1f} ms per batch of {args.batch_size} "
@@ -92,7 +111,7 @@ def _rate(args, images):
     from conversion.rate import convert_rate, percentile_scales
     from conversion.rate_eval import RateCounter
 
-    ann = keras.models.load_model(args.checkpoint or REPO / "pretrained" / "lenet_binary_mnist" / "model.keras")
+    ann = _load_ann(args)
     train, _ = load_arrays("mnist", "train", args.data_dir)
     scales = percentile_scales(ann, train[:128].astype(np.float32), 99.9)
     batches = [images[i:i + args.batch_size] for i in range(0, args.batches * args.batch_size, args.batch_size)]
@@ -163,5 +182,9 @@ def _best_interleaved(timers, repeats):
     return {name: min(values) for name, values in times.items()}
 
 
+def main(argv=None):
+    return run_cli("snn_speed.py", lambda: parse_args(argv), work)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

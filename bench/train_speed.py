@@ -18,23 +18,27 @@ adds a third process, JAX with XLA's own defaults, to show what those flags chan
 data directory is given (--data-dir or $SNN_DATA_DIR), else random images (the cost of a step
 does not depend on the pixel values).
 """
-import argparse
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from cli_utils import OneLineParser, UserError, positive_int, run_cli  # noqa: E402
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=128)
+PROG = "train_speed.py"
+
+
+def parse_args(argv=None):
+    parser = OneLineParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=positive_int, default=100)
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--data-dir")
     parser.add_argument("--backend", choices=("both", "all", "tensorflow", "jax", "jax-xla-defaults", "jax-flags"),
                         default="both",
@@ -43,7 +47,10 @@ def main():
                         help="also time JAX with XLA_FLAGS=FLAGS instead of the project's (as 'jax-flags')")
     parser.add_argument("--serve", action="store_true",
                         help="run one round per line read from stdin, print its times as JSON (used by both/all)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def work(args):
     if args.backend in ("both", "all"):
         names = (("tensorflow", "jax") + (("jax-xla-defaults",) if args.backend == "all" else ())
                  + (("jax-flags",) if args.xla_flags is not None else ()))
@@ -69,17 +76,26 @@ def main():
 def _interleaved(names, args):
     """One process per backend, all warmed up first; then round r of every process runs before
     round r + 1 of any, so that other work on a shared machine weighs on all of them alike."""
-    processes = {name: _start(name, args) for name in names}
-    flags = {name: _reply(name, process)["xla_flags"] for name, process in processes.items()}
-    rounds = {name: [] for name in names}
-    for _ in range(args.rounds):
-        for name, process in processes.items():
-            process.stdin.write("round\n")
-            process.stdin.flush()
-            rounds[name].append(_reply(name, process))
-    for process in processes.values():
-        process.stdin.close()
-        process.wait()
+    processes = {}
+    try:
+        for name in names:
+            processes[name] = _start(name, args)
+        flags = {name: _reply(name, process)["xla_flags"] for name, process in processes.items()}
+        rounds = {name: [] for name in names}
+        for _ in range(args.rounds):
+            for name, process in processes.items():
+                process.stdin.write("round\n")
+                process.stdin.flush()
+                rounds[name].append(_reply(name, process))
+        for process in processes.values():
+            process.stdin.close()
+            process.wait()
+    finally:  # one process failed (or Ctrl-C): end the others, which would wait for rounds forever
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.error_log.close()
     return {name: _summary(rounds[name], flags[name]) for name in names}
 
 
@@ -96,8 +112,12 @@ def _start(name, args):
         from training.backend import add_jax_xla_flags
 
         add_jax_xla_flags(env)
-    return subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    # stderr to a file, not a pipe nobody reads while the process runs: Keras and XLA write there
+    error_log = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=error_log, text=True)
+    process.error_log = error_log
+    return process
 
 
 def _reply(name, process):
@@ -105,8 +125,13 @@ def _reply(name, process):
     for line in process.stdout:
         if line.startswith("{"):
             return json.loads(line)
-    sys.exit(f"the {name} process ended early (exit code {process.wait()}); run it alone with "
-             f"--backend {name} to see why")
+    code = process.wait()
+    process.error_log.seek(0)
+    errors = [line.strip() for line in process.error_log if line.startswith(f"{PROG}: error: ")]
+    if code == 2 and errors:  # the process's own one-line user error (e.g. a data folder without MNIST)
+        raise UserError(errors[-1][len(f"{PROG}: error: "):])
+    raise SystemExit(f"{PROG}: error: the {name} process ended early (exit code {code}); run it alone with "
+                     f"--backend {name} to see why")
 
 
 def _summary(rounds, xla_flags):
@@ -205,5 +230,10 @@ def _batches(args):
             rng.integers(0, 10, count).astype(np.int64))
 
 
+def main(argv=None):
+    # the backend is chosen in work(): Bench imports it, after KERAS_BACKEND is set
+    return run_cli(PROG, lambda: parse_args(argv), work, import_backend=False)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

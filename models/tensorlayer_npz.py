@@ -18,6 +18,7 @@ dense kernel of the NHWC-flattened input, element for element. Quantized kernels
 ternarized ({-1, 0, 1}); ternarizing them again returns them unchanged, so they are assigned as the
 latent kernel.
 """
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -48,13 +49,17 @@ def tensorlayer_order(model):
 def read_npz(path):
     """The parameter arrays of a TensorLayer .npz, in stored order."""
     path = Path(path)
+    if not path.is_file():
+        raise NpzError(f"{path} does not exist")
+    if not zipfile.is_zipfile(path):  # else np.load would read the file as a pickle
+        raise NpzError(f"{path} is damaged or not a .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=True) as data:
             if "params" not in data.files:
                 raise NpzError(f"{path} holds {', '.join(data.files) or 'no arrays'}, not TensorLayer's "
                                f"'params' (tl.files.save_npz)")
             params = data["params"]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
         if isinstance(err, NpzError):
             raise
         raise NpzError(f"{path} is damaged or not a .npz file ({type(err).__name__})") from None
