@@ -54,7 +54,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument("--time-steps", type=positive_int, nargs="+",
                         help="allint (default 4 8 16) and rate (default 32 128)")
-    parser.add_argument("--batches", type=positive_int, default=5, help="allint only: batches per round")
+    parser.add_argument("--batches", type=positive_int, default=5, help="allint and rate: batches per round")
     parser.add_argument("--data-dir")
     return parser.parse_args(argv)
 
