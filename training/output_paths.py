@@ -38,13 +38,24 @@ def check_export_folder(path, flag="--export"):
 
 
 def _check_folder_writable(folder, flag, target):
+    existing, problem = writable_ancestor(folder)
+    if problem == "file":
+        raise UserError(f"{flag} {target}: {existing} is a file, so the folder cannot be created")
+    if problem:
+        raise UserError(f"{flag} {target}: {existing} is not writable ({problem})")
+
+
+def writable_ancestor(folder):
+    """(the nearest existing folder at or above `folder`, None | "file" | why it cannot be written),
+    probed with a real temporary file: permission bits say nothing for root, read-only mounts or /proc."""
     existing = Path(folder)
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise UserError(f"{flag} {target}: {existing} is a file, so the folder cannot be created")
+        return existing, "file"
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
-        raise UserError(f"{flag} {target}: {existing} is not writable ({err.strerror})") from None
+        return existing, err.strerror
+    return existing, None

@@ -7,13 +7,13 @@ leaves the folder as it was.
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from snn_data.readers import check_imagenet_folders
 from snn_data.sources import SOURCES, dataset_file, resolve_data_dir
 from training.config import DEFAULTS, UserError, default_output_dir
+from training.output_paths import writable_ancestor
 
 # The files a training run writes; --overwrite deletes these and nothing else.
 RUN_FILES = ("train.log", "history.csv", "metrics.json", "model.keras", "model.export", "checkpoint",
@@ -134,21 +134,15 @@ def _read_json(path):
 
 
 def check_writable(out):
-    """A UserError unless `out` is (or can become) a folder we can write into. Probed with a real
-    temporary file: permission bits say nothing for root, read-only mounts or /proc."""
+    """A UserError unless `out` is (or can become) a folder we can write into."""
     if out.exists() and not out.is_dir():
         raise UserError(f"output folder {out} is a file; choose another --output-dir")
-    existing = out
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
+    existing, problem = writable_ancestor(out)
+    if problem == "file":
         raise UserError(f"cannot create output folder {out}: {existing} is a file; choose another --output-dir")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as err:
-        raise UserError(f"cannot write output folder {out}: {existing} is not writable ({err.strerror}); "
-                        f"choose another --output-dir") from None
+    if problem:
+        raise UserError(f"cannot write output folder {out}: {existing} is not writable ({problem}); "
+                        f"choose another --output-dir")
 
 
 def check_data_files(options):
