@@ -12,8 +12,8 @@ def check_hardware_flags(options):
                           ("--hardware-images", "hardware_images")):
             if options.get(key):
                 raise UserError(f"{flag} needs --hardware (e.g. --hardware paicore)")
-        if options.get("paibox", "count") != "count":  # count is the default: not told apart from absent
-            raise UserError(f"--paibox {options['paibox']} needs --hardware paicore")
+        if options.get("paibox") == "export":  # (count is the default and none harmless: both pass)
+            raise UserError("--paibox export needs --hardware paicore")
         return
     if options.get("hardware_estimate_only"):
         if options.get("hardware_images"):
