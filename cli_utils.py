@@ -162,6 +162,15 @@ def import_backend_quietly():
         import keras  # noqa: F401
 
 
+def raise_child_user_error(prog, code, lines):
+    """A child process of `prog` that ended with a user error (exit 2) wrote it as one
+    "prog: error: ..." line among `lines` (its stderr): raise it again here as a UserError."""
+    marker = f"{prog}: error: "
+    own = [line.strip() for line in lines if line.startswith(marker)]
+    if code == 2 and own:
+        raise UserError(own[-1][len(marker):])
+
+
 def run_cli(prog, parse, work, interrupted_hint="", errors=(), import_backend=True):
     """parse() the command line, then load Keras on its backend (TensorFlow quietly; a parser may
     have loaded it already) and work(options); user errors end in one line on stderr and exit code 2.

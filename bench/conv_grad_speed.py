@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli_utils import OneLineParser, UserError, positive_int, run_cli  # noqa: E402
+from cli_utils import OneLineParser, positive_int, raise_child_user_error, run_cli  # noqa: E402
 
 PROG = "conv_grad_speed.py"
 
@@ -66,9 +66,7 @@ def _in_subprocess(name, args):
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:  # one line: the run's own user error, else the last line it wrote
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-        own = [line for line in lines if line.startswith(f"{PROG}: error: ")]
-        if result.returncode == 2 and own:
-            raise UserError(own[-1][len(f"{PROG}: error: "):])
+        raise_child_user_error(PROG, result.returncode, lines)
         last = f": {lines[-1][:300]}" if lines else ""
         raise SystemExit(f"{PROG}: error: the {name} run failed (exit code {result.returncode}){last}; "
                          f"run it alone with --backend {name} to see all")

@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli_utils import OneLineParser, UserError, positive_int, run_cli  # noqa: E402
+from cli_utils import OneLineParser, positive_int, raise_child_user_error, run_cli  # noqa: E402
 
 PROG = "train_speed.py"
 
@@ -127,9 +127,7 @@ def _reply(name, process):
             return json.loads(line)
     code = process.wait()
     process.error_log.seek(0)
-    errors = [line.strip() for line in process.error_log if line.startswith(f"{PROG}: error: ")]
-    if code == 2 and errors:  # the process's own one-line user error (e.g. a data folder without MNIST)
-        raise UserError(errors[-1][len(f"{PROG}: error: "):])
+    raise_child_user_error(PROG, code, process.error_log)  # e.g. a data folder without MNIST
     raise SystemExit(f"{PROG}: error: the {name} process ended early (exit code {code}); run it alone with "
                      f"--backend {name} to see why")
 

@@ -122,9 +122,9 @@ def parse_args(argv=None):
     _check_ranges(options)
     if options["B"] is not None and float(options["B"]).is_integer():
         options["B"] = int(options["B"])
-    if options["save_keras"] is not None and not options["save_keras"].endswith(".keras"):
-        raise UserError(f"--save-keras needs a path ending in .keras, got {options['save_keras']}")
     if options["save_keras"] is not None:
+        if not options["save_keras"].endswith(".keras"):
+            raise UserError(f"--save-keras needs a path ending in .keras, got {options['save_keras']}")
         check_output_file(Path(options["save_keras"]), "--save-keras", options["checkpoint"])
     options["model_given"] = options["model"] is not None
     method = get_method(options.pop("method") or _implied_method(options))

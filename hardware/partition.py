@@ -158,19 +158,17 @@ def _row_units(row_local, row_slots, stride, space, usable):
     if row_slots is None:
         return [(stride, [((r, None), local)]) for r, local in enumerate(row_local)]
     row_at = np.asarray(row_slots, np.int64)
+
+    def parts(per):  # [[(row, its offsets in the part)]] per part of `per` row slots
+        return [[(int(r), row_at[r] % per * stride + row_local[r]) for r in np.flatnonzero(row_at // per == p)]
+                for p in np.unique(row_at // per)]
+
     part = pow2(int(row_at.max()) + 1) * stride
-    while part > stride:
-        per = part // stride
-        fits = part <= space and all(
-            _fits_somewhere(np.concatenate([row_at[r] % per * stride + row_local[r]
-                                            for r in np.flatnonzero(row_at // per == p)]), part, usable)
-            for p in np.unique(row_at // per))
-        if fits:
-            break
+    while part > stride and not (part <= space and all(
+            _fits_somewhere(np.concatenate([local for _, local in rows]), part, usable)
+            for rows in parts(part // stride))):
         part //= 2
-    per = part // stride
-    return [(part, [((int(r), None), row_at[r] % per * stride + row_local[r]) for r in np.flatnonzero(row_at // per == p)])
-            for p in np.unique(row_at // per)]
+    return [(part, [((r, None), local) for r, local in rows]) for rows in parts(part // stride)]
 
 
 def _core_by_core(tile_cores, kmax, space, usable):

@@ -39,7 +39,7 @@ def _search(n, windows, slots, blocked):
     slot_of = [-1] * n
     owner = {b: -1 for b in blocked}  # slot -> tile (-1: blocked)
     forbidden = {}  # slot -> how many windows' cubes need it empty
-    budget = [BUDGET]
+    budget = BUDGET
 
     def cube(w):
         base = slot_of[w[0]]
@@ -49,13 +49,14 @@ def _search(n, windows, slots, blocked):
         return cube_members(base, mask)
 
     def place(i):
+        nonlocal budget
         if i == n:
             return True
         for s in range(slots):
             if s in owner or forbidden.get(s):
                 continue
-            budget[0] -= 1
-            if budget[0] < 0:
+            budget -= 1
+            if budget < 0:
                 return False
             slot_of[i], owner[s] = s, i
             marked, ok = [], True
