@@ -8,7 +8,10 @@ the kept-empty addresses multicast cubes reach (docs/hardware.md §5) count like
 
 The VGG has random weights and random BN statistics (seeded): core counts depend on the layer
 shapes and the L = 2^k B sub-neurons, not on the trained values, as long as the thresholds are
-finite. Ours is an estimate-only mapping (no weight tables), neuron copies included.
+finite. The temporal counts depend on the weights too: the controller axons grow with each
+channel's sum of positive weights, and a channel keeps the SG's 2-bit weights where its thresholds
+allow it (docs/hardware.md §7). Ours is an estimate-only mapping (no weight tables), neuron copies
+included.
 """
 import sys
 from pathlib import Path
@@ -85,14 +88,13 @@ def count_temporal(name, ann):
     scaled = ", ".join(f"{n} {r['scaled_channels']}/{r['channels']}" for n, r in report.items()
                        if isinstance(r, dict) and r.get("role") == "hidden")
     bounds, total = no_copy_bound(net, spec)
-    two_bit = sum(-(-b.neurons // spec.core.neurons_per_core(b.lcn, 2)) for b in bounds)
+    kept_scaled = sum(layer.out_shape[2] - layer.unscaled_channels for layer in net.layers)
     print(f"{name:12s} temporal {summary['total_cores']:6d} cores = {summary['layer_cores']} layer + "
           f"{summary['controller_cores']} controller, on {summary['chips']} chip(s) ({per_layer}); latency "
-          f"{summary['latency_ticks']} ticks; no-copy neuron bound at these widths {total} "
-          f"(at 2-bit, i.e. without the weight scaling, {two_bit}); with the controller axons, before any copy, "
-          f"{summary['no_copy_cores_with_controllers']} ("
+          f"{summary['latency_ticks']} ticks; no-copy neuron bound at these widths {total}; with the controller "
+          f"axons, before any copy, {summary['no_copy_cores_with_controllers']} ("
           f"{' + '.join(str(r['no_copy_cores_with_controllers']) for r in summary['controllers'])}); "
-          f"channels scaled: {scaled}")
+          f"channels the SR converter scaled: {scaled}; channels that keep a scale on the cores: {kept_scaled}")
 
 
 def shipped_lenet(preset):

@@ -72,9 +72,14 @@ class CoreLayer:
     v_max: np.ndarray  # (C',) worst-case |V'| = levels_in * sum |w|
     neuron: NeuronModel = field(default=SPATIAL)
     # temporal mapping only (hardware.temporal): per output channel
-    steps: np.ndarray = None  # the subtractive reset d (= the positive threshold register)
-    hold: np.ndarray = None  # a: what the hold controllers subtract in every store tick
-    lift: np.ndarray = None  # b: what the lift controllers add at the first release tick
+    steps: np.ndarray = None  # the subtractive reset s (= the positive threshold register)
+    leak: np.ndarray = None  # lambda: the leak register, added in every working tick
+    controls: tuple = None  # hardware.temporal.Control groups of controller axons
+    unscaled_channels: int = 0  # channels whose weights are the SG's own (not the SR's scaled ones)
+
+    @property
+    def temporal(self):
+        return self.controls is not None
 
     @property
     def n_in(self):

@@ -2,17 +2,18 @@
 
 What our tick simulator (hardware.temporal_sim) assumes of a PAICORE neuron in the temporal
 mapping is built here in PAIBox and run by PAIBox's `Simulator`:
-- every hidden layer is split into PAIBox `LIF` groups, one per distinct step d (PAIBox takes one
-  threshold per group; a channel's threshold register holds its step): threshold d, linear
-  ("soft") reset V -= d, leak 0, membranes from 0, with the cores' own tick_wait_start and
+- every hidden layer is split into PAIBox `LIF` groups, one per distinct step s (PAIBox takes one
+  threshold per group; a channel's threshold register holds its step): threshold s, linear
+  ("soft") reset V -= s, the per-neuron leak lambda as PAIBox's `bias` (added before the
+  comparison in every working tick), membranes from 0, with the cores' own tick_wait_start and
   tick_wait_end (hardware.temporal: PAIBox reads a spike at the receiver's local tick equal to
   the sender's, so these registers are what sets the one-tick hop);
-- data synapses are the SNN's own scaled, sign-folded integer kernels (`Conv2d` per pair of
-  groups, `FullConn` for dense layers in PAIBox's (C, H, W) order);
-- the hold and lift controllers are InputProj spike sources that fire at the controller timers'
-  ticks (hold: every store tick; lift: the first release tick) through `FullConn`s whose weights
-  are each channel's -a and b split into int8 pieces. On the chip they are timer neurons in
-  controller cores; here only their spikes matter, and those are fixed by the windows.
+- data synapses are the layer's own integer kernels (`Conv2d` per pair of groups, `FullConn`
+  for dense layers in PAIBox's (C, H, W) order);
+- every controller group (hardware.temporal.Control: cancel, hold, correct<j>) is an InputProj
+  spike source that fires at its timers' ticks through a `FullConn` whose weights are each
+  channel's total split into int8 pieces. On the chip they are timer neurons in controller
+  cores; here only their spikes matter, and those are fixed by the windows.
 The encoder's burst enters through an InputProj at the ticks the host sends it (an InputProj's
 spikes are read in the same tick), and so do the controllers' spikes. Per layer the release spike trains are read back in our
 (H', W', C') order, and spikes in a store tick are counted.
@@ -24,7 +25,7 @@ import time
 import numpy as np
 
 from hardware.paibox_export import _BUILDS, _dense_weights, _kernel_oihw
-from hardware.temporal import _split, latency_ticks, windows
+from hardware.temporal import _split, control_ticks, latency_ticks, windows
 
 
 def _groups(steps):
@@ -94,19 +95,22 @@ class PaiboxTemporalReferee:
                     layer_groups = []
                     for gi, (step, channels) in enumerate(_groups(layer.steps)):
                         shape = (len(channels), ho, wo) if layer.kind == "conv" else (len(channels),)
-                        neuron = pb.LIF(shape, threshold=step, reset_v=None, leak_v=0,
+                        leak = np.repeat(layer.leak[channels], positions)  # (C, H, W) order
+                        leak = int(leak[0]) if leak.size == 1 else leak  # PAIBox 1.3 takes one as an int only
+                        neuron = pb.LIF(shape, threshold=step, reset_v=None, bias=leak,
                                         tick_wait_start=win.tick_wait_start, tick_wait_end=win.tick_wait_end,
                                         name=f"{layer.name}_d{step}{tag}")
                         nodes.append(neuron)
                         for si, (src, src_channels) in enumerate(sources):
                             nodes.append(_data_synapse(pb, layer, prev_shape, src, src_channels, neuron, channels,
                                                        f"{layer.synapse}_{gi}_{si}{tag}"))
-                        for kind, total, ticks in (("hold", -layer.hold, range(win.start, win.release_start)),
-                                                   ("lift", layer.lift, (win.release_start,))):
-                            weights = _controller_weights(total, channels, positions)
+                        for control in layer.controls:
+                            weights = _controller_weights(control.total, channels, positions)
                             if not len(weights):
                                 continue
-                            timer = window_source(f"{kind}_{layer.name}_{gi}{tag}", len(weights), set(ticks))
+                            kind = control.name
+                            timer = window_source(f"{kind}_{layer.name}_{gi}{tag}", len(weights),
+                                                  set(control_ticks(control, win)))
                             nodes += [timer, pb.FullConn(timer, neuron, weights, name=f"{kind}_syn_{layer.name}_{gi}{tag}")]
                         layer_groups.append((step, channels, neuron))
                     groups.append(layer_groups)
@@ -138,7 +142,7 @@ class PaiboxTemporalReferee:
         for (step, channels, _), probe in zip(self.groups[li], self.probes[li]):
             data = np.asarray(self.sim.data[probe])  # (ticks, neurons of the group), timestamp t at t - 1
             data = data.reshape(len(data), len(channels), ho, wo)
-            store = data[win.start - 1:win.release_start - 1]
+            store = data[:win.release_start - 1]  # idle and store ticks: no spike may leave before the release
             self.store_spikes += int(store.sum())
             release = data[win.release_start - 1:win.release_start - 1 + win.release]
             trains[:, :, :, channels] = release.transpose(0, 2, 3, 1)

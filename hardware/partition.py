@@ -203,19 +203,18 @@ class _Tiling:
 
 
 def control_weights(layer, spec, width):
-    """(hold (C', K_h), lift (C', K_l)) controller weights of a temporal layer at `width` bits
+    """[(Control, weights (C', K))] of a temporal layer's controller axons at `width` bits
     (hardware.temporal), or None for a spatial layer. Their axons follow the data axons."""
-    if layer.hold is None:
+    if not layer.temporal:
         return None
     from hardware.temporal import control_axons
 
-    _, _, hold, lift = control_axons(layer, spec.core.weight_range(width))
-    return hold, lift
+    return control_axons(layer, spec.core.weight_range(width))
 
 
 def _n_control(layer, spec, width):
     control = control_weights(layer, spec, width)
-    return 0 if control is None else control[0].shape[1] + control[1].shape[1]
+    return 0 if control is None else sum(weights.shape[1] for _, weights in control)
 
 
 def _tilings(layer, spec, width):
@@ -356,7 +355,7 @@ def plan_network(net, spec, slot_layouts=None):
     empty); None: for a temporal network only (docs/hardware.md §5)."""
     space, _ = chip_space(spec.chip)
     if slot_layouts is None:
-        slot_layouts = any(layer.hold is not None for layer in net.layers)
+        slot_layouts = any(layer.temporal for layer in net.layers)
     n = len(net.layers)
     plans = [None] * n
     copies = np.ones(net.layers[-1].out_shape[:2], np.int64)  # the readout is off-chip: one destination
@@ -443,8 +442,8 @@ def _layer_cores(index, layer, plan, tables, spec):
     kh, kw = layer.kernel.shape[:2]
     theta_all, bias_all = register_encoding(layer.thresholds.reshape(-1))  # per (c', l) = c' * L + l
     control = control_weights(layer, spec, plan.width)
-    if control is not None:  # temporal: threshold register = the step, no leak (hardware.temporal)
-        theta_all, bias_all = layer.steps.astype(np.int64), np.zeros(len(layer.steps), np.int64)
+    if control is not None:  # temporal: threshold register = the step, leak lambda (hardware.temporal)
+        theta_all, bias_all = layer.steps.astype(np.int64), layer.leak.astype(np.int64)
     out = []
     for r in range(plan.grid[0]):
         ys = np.arange(r * th, min((r + 1) * th, ho))
@@ -462,9 +461,9 @@ def _layer_cores(index, layer, plan, tables, spec):
             used = len(yin) * len(xin) * c_in * layer.levels_in
             table = _tile_tables(layer, plan, ys, xs, yin, xin) if tables else None
             if control is not None:
-                used += control[0].shape[1] + control[1].shape[1]
+                used += sum(weights.shape[1] for _, weights in control)
                 if tables:
-                    table = _with_control(table, control, layer.out_shape[2], len(ys) * len(xs))
+                    table = _with_control(table, control, len(ys) * len(xs))
             k = plan.tile_cores[r, c]
             for kk, part in enumerate(np.array_split(np.arange(len(local)), k)):
                 core = Core(index, (r, c, kk), ids[part], used, copy=copy[part],
@@ -479,16 +478,20 @@ def _layer_cores(index, layer, plan, tables, spec):
     return out
 
 
-CONTROL_HOLD, CONTROL_LIFT = -2, -3  # axon_src of controller axons (not a layer neuron)
+CONTROL_BASE = -2  # axon_src of the g-th controller group's axons: CONTROL_BASE - g (not a layer neuron)
 
 
-def _with_control(table, control, channels, positions):
-    """Append the hold and lift axons to a tile's table: weights per column (position, channel)."""
+def control_group(axon_src):
+    """Index of the controller group of each axon slot (-1: a data or unused slot)."""
+    return np.where(axon_src <= CONTROL_BASE, CONTROL_BASE - axon_src, -1)
+
+
+def _with_control(table, control, positions):
+    """Append the controller axons to a tile's table: weights per column (position, channel)."""
     axon_src, weights = table
-    hold, lift = control
-    rows = np.concatenate([hold, lift], axis=1).T  # (K, C')
+    rows = np.concatenate([w for _, w in control], axis=1).T  # (K, C')
     rows = np.tile(rows, (1, positions))  # columns in (position, channel) order
-    src = np.concatenate([np.full(hold.shape[1], CONTROL_HOLD), np.full(lift.shape[1], CONTROL_LIFT)])
+    src = np.concatenate([np.full(w.shape[1], CONTROL_BASE - g) for g, (_, w) in enumerate(control)])
     return np.concatenate([axon_src, src]), np.concatenate([weights, rows.astype(weights.dtype)])
 
 

@@ -10,20 +10,29 @@ How the windows are built from what a PAICORE core has (why, in docs/hardware.md
   reads it at its own local tick (global tick - tick_wait_start) equal to the sender's plus the
   delay (PAIBox's semantics), so a layer l hop later is one tick later only when its
   tick_wait_start is one above the sender's: tick_wait_start = l + 1 for the l-th hidden layer
-  (0-based). Its cores then idle (no input, membrane 0, below the threshold) until the layer
-  below releases, store for L_in ticks, release for L and stop (so the count is capped at L):
-  tick_wait_end = the last release tick + 1 - tick_wait_start;
-- neuron registers: positive threshold = step d (the linear reset subtracts it), leak 0,
-  initial membrane 0;
-- controller neurons (timers in controller cores, no input axons) on two groups of extra axons
-  per core: "hold" axons fire in every store tick with per-neuron weights summing to -a
-  (a = the channel's sum of positive weights, so no partial sum can reach the threshold while
-  storing: by tick t every burst input has at most t spikes), "lift" axons fire once at the
-  first release tick with weights summing to b = d + L_in a - theta. The neuron then fires at
-  release tick j iff S >= theta + j d: exactly the SR neuron.
-A constant leak cannot replace the controllers: the membrane has to rise by about v_max - theta
-between the last store tick and the first release tick, and a leak that large keeps driving the
-neuron during the release (it would fire again after it stopped).
+  (0-based). Its cores then idle until the layer below releases, store for L_in ticks, release
+  for L and stop (so the count is capped at L): tick_wait_end = the last release tick + 1 -
+  tick_wait_start;
+- neuron registers: positive threshold = step s (the linear reset subtracts it), a per-neuron
+  leak lambda (added in every working tick), membranes from 0;
+- controller neurons (timers in controller cores, no input axons) on groups of extra axons per
+  core (`Control`), all with negative weights, the cheap sign of two's complement (-2 at 2 bits):
+  "cancel" axons fire in every working tick except the first release tick with weights summing
+  to -lambda, "hold" axons in every store tick with weights summing to -a (a = the channel's sum
+  of positive weights: by store tick t every burst input has sent at most t spikes, so no
+  partial sum reaches s while storing), and "correct<j>" axons in release tick j where the
+  channel's thresholds are not evenly spaced. With lambda = s - T_0 + L_in a the membrane rises
+  by lambda in the first release tick, which no axon adds: the neuron fires at release tick j
+  iff S >= T_j, exactly the SR neuron's burst.
+The weights are the SR kernel divided by each channel's scale (the SG's own integer weights,
+ternary for k = 1), with the SG thresholds T_j: the corrections replace the weight scaling, so
+such a layer keeps 2-bit weights. A channel whose thresholds cannot be met that way (two equal
+reachable thresholds: one spike per tick cannot step the count by two) keeps the SR's scaled
+weights and evenly spaced thresholds.
+Why the rise comes from the leak: between the last store tick and the first release tick the
+membrane must rise by more than S_max - T_0 (every partial sum stays below s, then every S >=
+T_0 fires) in one tick; a positive axon adds at most 1 at 2 bits, while the cancel axons take
+back 2 each in every other tick.
 """
 from dataclasses import dataclass
 
@@ -33,6 +42,42 @@ import numpy as np
 from hardware.network import _STRUCTURAL, MAPPINGS, CoreLayer, CoreNetwork, NeuronModel, _same_pads
 from hardware.spec import HardwareError
 from layers.base import role_of
+
+
+@dataclass(frozen=True)
+class Control:
+    """One group of controller axons of a temporal layer: per output channel what its axons add
+    together when they fire, and in which ticks of the layer's window (`control_ticks`)."""
+
+    name: str
+    total: np.ndarray  # (C',) int64
+    phase: str  # "store", "not_release0" (every working tick but the first release tick), "release<j>"
+
+    def runs(self, window):
+        """The runs of consecutive ticks it fires in: one timer per run drives one of its axons, a
+        timer core working from the layer's tick_wait_start until the run's end (hardware.
+        temporal_report): "release" until the release starts, "end" until the window ends, or
+        "tick<t>" for a single tick whose timer would fire again before the window ends."""
+        if self.phase == "not_release0":
+            return ("release", "end") if window.release > 1 else ("release",)
+        if self.phase == "store":
+            return ("release",)
+        (tick,) = control_ticks(self, window)
+        first = tick - window.tick_wait_start + 1  # its timer's threshold: the ticks until it fires
+        last = window.release_start + window.release - 1
+        return ("end",) if tick + first > last else (f"tick{tick}",)
+
+
+def control_ticks(control, window):
+    """The global ticks a controller group fires in."""
+    if control.phase == "store":
+        return range(window.start, window.release_start)
+    if control.phase == "not_release0":
+        first = window.release_start
+        return [t for t in range(window.tick_wait_start, first + window.release) if t != first]
+    if control.phase.startswith("release"):
+        return (window.release_start + int(control.phase[len("release"):]),)
+    raise ValueError(f"unknown controller phase {control.phase!r}")
 
 
 @dataclass(frozen=True)
@@ -101,13 +146,78 @@ def _layer(synapse, neuron, levels_in):
                 if synapse.padding == "same" else (0, 0))
     theta = np.asarray(keras.ops.convert_to_numpy(neuron.theta)).astype(np.int64)
     step = np.asarray(keras.ops.convert_to_numpy(neuron.step)).astype(np.int64)
-    flat = kernel.reshape(-1, kernel.shape[-1])
+    shape = kernel.shape
+    flat, thresholds, steps, unscaled = fit_channels(kernel.reshape(-1, shape[-1]), theta, step, levels_in,
+                                                     int(neuron.levels))
+    kernel = flat.reshape(shape)
     v_max = levels_in * np.abs(flat).sum(axis=0)
-    model = NeuronModel("subtractive", int(levels_in), int(neuron.levels))
     hold = np.maximum(flat, 0).sum(axis=0)  # a: per store tick
-    lift = step + levels_in * hold - theta  # b: once, at the first release tick
+    leak = steps - thresholds[:, 0] + levels_in * hold  # lambda
+    controls = [Control("cancel", -leak, "not_release0"), Control("hold", -hold, "store")]
+    for j in range(1, thresholds.shape[1]):
+        correction = steps - (thresholds[:, j] - thresholds[:, j - 1])
+        if correction.any():
+            controls.append(Control(f"correct{j}", correction, f"release{j}"))
+    model = NeuronModel("subtractive", int(levels_in), int(neuron.levels))
     return CoreLayer(neuron.name, synapse.name, kind, in_shape, out_shape, kernel, strides, pads, 1, 1,
-                     theta[:, None], v_max, model, steps=step, hold=hold, lift=lift)
+                     thresholds, v_max, model, steps=steps, leak=leak, controls=tuple(controls),
+                     unscaled_channels=int(unscaled.sum()))
+
+
+def fit_channels(flat, theta, step, store, release):
+    """Per output channel of an SR layer ((F, C') scaled kernel, first threshold theta, step):
+    (kernel, thresholds (C', L), steps, unscaled (C',) bool). A channel's column is divided by its
+    scale where its thresholds can then be met with corrections (`_fit`), else kept as it is."""
+    flat = flat.copy()
+    thresholds = np.zeros((flat.shape[1], release), np.int64)
+    steps = step.copy()
+    unscaled = np.zeros(flat.shape[1], bool)
+    ticks = np.arange(release)
+    for c in range(flat.shape[1]):
+        column = flat[:, c]
+        scale = max(int(np.gcd.reduce(np.abs(column))), 1)
+        if scale > 1:
+            fit = _fit(column // scale, -(-(theta[c] + ticks * step[c]) // scale), store, max(step[c] // scale, 1))
+            if fit is not None:
+                flat[:, c] = column // scale
+                thresholds[c], steps[c] = fit
+                unscaled[c] = True
+                continue
+        thresholds[c], steps[c] = _fit(column, theta[c] + ticks * step[c], store, step[c])
+        unscaled[c] |= scale == 1
+    return flat, thresholds, steps, unscaled
+
+
+def _fit(column, raw, store, default_step):
+    """(thresholds, step s) equivalent to `raw` over the reachable sums S of `column` (inputs of
+    0..store spikes) with every gap at least s >= 1, so that a neuron that stopped firing never
+    fires again (docs/hardware.md §7); None where two reachable thresholds are equal."""
+    s_min = -store * int(np.maximum(-column, 0).sum())
+    s_max = store * int(np.maximum(column, 0).sum())
+    t = np.clip(raw, s_min, s_max + 1).astype(np.int64)  # <= s_min: always fires, > s_max: never
+    middle = np.flatnonzero((t > s_min) & (t <= s_max))
+    gaps = np.diff(t[middle])
+    s = int(gaps.min()) if len(gaps) else max(int(default_step), 1)
+    if s < 1:
+        return None
+    first = middle[0] if len(middle) else int(np.searchsorted(t, s_max + 1))
+    for j in range(first - 1, -1, -1):  # spread the always-firing ones below, s apart
+        t[j] = min(s_min, t[j + 1] - s) if j + 1 < len(t) else s_min
+    for j in range(first + len(middle), len(t)):  # and the never-firing ones above
+        t[j] = max(s_max + 1, t[j - 1] + s) if j else s_max + 1
+    return t, s
+
+
+def offsets(layer, idle=1):
+    """(ticks, C') cumulative leak + controller input of a temporal layer's neurons over a window with
+    `idle` ticks before its store window (what the membrane holds besides its data input)."""
+    window = Window(1 + idle, layer.neuron.integrate_ticks, layer.neuron.fire_ticks, 1)
+    ticks = range(window.tick_wait_start, window.release_start + window.release)
+    per_tick = np.tile(layer.leak.astype(np.int64), (len(ticks), 1))
+    for control in layer.controls:
+        for t in control_ticks(control, window):
+            per_tick[t - window.tick_wait_start] += control.total
+    return np.cumsum(per_tick, axis=0)
 
 
 def windows(net, delay=1):
@@ -127,13 +237,10 @@ def latency_ticks(net, delay=1):
 
 
 def control_axons(layer, width_range):
-    """(hold axons, lift axons, weight per hold axon (C', K_h), per lift axon (C', K_l)) for a
-    core whose weights span width_range = (lo, hi): each group's per-neuron total split into
-    full-magnitude weights and one remainder."""
+    """[(Control, weights (C', K))] of a temporal layer for a core whose weights span width_range =
+    (lo, hi): each group's per-channel total split into full-magnitude weights and one remainder."""
     lo, hi = width_range
-    hold = _split(-layer.hold, lo, hi)
-    lift = _split(layer.lift, lo, hi)
-    return hold.shape[1], lift.shape[1], hold, lift
+    return [(control, _split(control.total, lo, hi)) for control in layer.controls]
 
 
 def _split(total, lo, hi):

@@ -1,12 +1,19 @@
 """What hardware.json adds for the temporal mapping: windows, registers, controllers, latency.
 
-Controller neurons are timers without input axons (1-bit cores: `dendrites` neurons each):
-a hold timer works `store` ticks with leak 1 and threshold 1 (a spike every tick), a lift timer
-works one tick. Each drives one axon address in a multicast cube of its layer's cores, so a
-layer needs (hold axons + lift axons) x (cubes covering its cores) timers. They are counted in
-the cores; they sit in cores the layers leave free (another chip only when none is left).
+Controller neurons are timers without input axons, in 1-bit cores of their own (`dendrites`
+neurons each). Each timer drives one controller axon address in a multicast cube of its layer's
+cores and fires in one run of consecutive ticks, so a controller group needs axons x runs x
+(cubes covering the layer's cores) timers (hardware.temporal.Control). A timer core works from
+its layer's tick_wait_start until the run's end: the release window's start (the cancel and hold
+runs before it) or the window's end (the cancel run after the first release tick, the single
+correction ticks). Its timers have leak 1 and a per-neuron threshold T, so they first fire T
+ticks after the core starts: a run to the core's last tick is a timer without reset (it then
+fires in every tick), a single tick one with reset to 0 (its second spike would come after the
+core stops; where it would come sooner, that timer gets a core of its own run). So the timers
+of one layer share cores per run end: ceil(timers / dendrites) each.
+They sit in cores the layers leave free (another chip only when none is left).
 """
-import numpy as np
+from collections import Counter
 
 from hardware.addressing import chip_space, cube_cover
 from hardware.bounds import layer_bound
@@ -15,19 +22,26 @@ from hardware.temporal import latency_ticks, windows
 
 
 def controllers(net, plans, cores, spec):
-    """Per layer: hold axons, lift axons, cubes, timer neurons, and the cores its neurons need before
-    any copy once the controller axons join their fan-in (at the plan's weight width): what this
-    construction costs whatever the layout."""
+    """Per layer: controller axons per group, cubes, timer neurons and timer cores, and the cores its
+    neurons need before any copy once the controller axons join their fan-in (at the plan's weight
+    width): what this construction costs whatever the layout."""
     space, _ = chip_space(spec.chip)
+    per_timer_core = spec.core.neurons_per_core(0, spec.core.weight_widths[0])
     rows = []
-    for li, (layer, plan) in enumerate(zip(net.layers, plans)):
-        hold, lift = control_weights(layer, spec, plan.width)
+    for li, (layer, plan, window) in enumerate(zip(net.layers, plans, windows(net, spec.chip.delay_ticks))):
+        control = control_weights(layer, spec, plan.width)
         addresses = [c.address for c in cores if c.layer == li and c.address is not None]
         kept = () if plan.spare_placed is None else plan.spare_placed  # kept empty for this layer's cubes
         cubes = len(cube_cover(addresses, space, spec.chip.multicast, kept)) if addresses else plan.cores
-        n_control = hold.shape[1] + lift.shape[1]
-        rows.append({"layer": layer.name, "hold_axons": int(hold.shape[1]), "lift_axons": int(lift.shape[1]),
-                     "cubes": int(cubes), "timers": int(n_control * cubes),
+        runs = Counter()
+        for group, weights in control:
+            for run in group.runs(window):
+                runs[run] += weights.shape[1] * cubes
+        n_control = sum(weights.shape[1] for _, weights in control)
+        rows.append({"layer": layer.name, "axons": {group.name: int(w.shape[1]) for group, w in control},
+                     "cubes": int(cubes), "timers": int(sum(runs.values())),
+                     "timer_cores": int(sum(-(-n // per_timer_core) for n in runs.values())),
+                     "unscaled_channels": f"{layer.unscaled_channels}/{layer.out_shape[2]}",
                      "no_copy_cores_with_controllers": layer_bound(layer, spec.core, n_control, plan.width).cores})
     return rows
 
@@ -35,8 +49,7 @@ def controllers(net, plans, cores, spec):
 def temporal_summary(net, plans, cores, spec, chips):
     delay = spec.chip.delay_ticks
     ctl = controllers(net, plans, cores, spec)
-    timers = sum(row["timers"] for row in ctl)
-    ctl_cores = -(-timers // spec.core.neurons_per_core(0, spec.core.weight_widths[0]))
+    ctl_cores = sum(row["timer_cores"] for row in ctl)
     layer_cores = sum(p.cores for p in plans)
     free = chips * spec.chip.cores_per_chip - layer_cores
     extra_chips = 0 if ctl_cores <= free else -(-(ctl_cores - free) // spec.chip.cores_per_chip)
@@ -51,10 +64,12 @@ def temporal_summary(net, plans, cores, spec, chips):
         "windows": [{"layer": layer.name, "tick_wait_start": w.tick_wait_start, "tick_wait_end": w.tick_wait_end,
                      "first_input_tick": w.start, "store": w.store, "release": w.release}
                     for layer, w in zip(net.layers, wins)],
-        "neuron_mode": "PAICORE SNN mode, linear reset (subtract theta_pos = the step d), leak 0, membranes "
-                       "start at 0; hold controllers keep every partial sum below the threshold while storing, "
-                       "lift controllers add d + L_in a - theta at the first release tick",
-        "threshold_encoding": "theta_pos = step d per neuron; the first threshold theta lives in the lift weights",
+        "neuron_mode": "PAICORE SNN mode, linear reset (subtract theta_pos = the step s), leak lambda = s - T_0 "
+                       "+ L_in a per neuron, membranes start at 0; cancel controllers take lambda back in every "
+                       "working tick but the first release tick, hold controllers keep every partial sum below "
+                       "the threshold while storing, correct<j> controllers move uneven thresholds T_j",
+        "threshold_encoding": "theta_pos = step s per neuron; the first threshold T_0 lives in the leak; weights "
+                              "are the SG's own where a channel's thresholds allow it (unscaled_channels)",
         "controllers": ctl,
         "controller_cores": int(ctl_cores),
         "no_copy_cores_with_controllers": int(sum(row["no_copy_cores_with_controllers"] for row in ctl)),
@@ -70,11 +85,13 @@ def lines(summary):
     out = [f"temporal mapping: {summary['layer_cores']} layer cores + {summary['controller_cores']} controller "
            f"core(s) = {summary['total_cores']} cores on {summary['chips']} chip(s); latency "
            f"{summary['latency_ticks']} ticks"]
-    for row, w in zip(summary["layers"], summary["windows"]):
-        out.append(f"  {row['layer']}: {row['cores']} cores, {row['weight_bits']}-bit, LCN {row['lcn']}, works in "
+    for row, w, ctl in zip(summary["layers"], summary["windows"], summary["controllers"]):
+        axons = sum(ctl["axons"].values())
+        out.append(f"  {row['layer']}: {row['cores']} cores, {row['weight_bits']}-bit (SG weights in "
+                   f"{ctl['unscaled_channels']} channels), LCN {row['lcn']}, {axons} controller axons, works in "
                    f"ticks {w['tick_wait_start']}..{w['tick_wait_start'] + w['tick_wait_end'] - 1}, stores from "
                    f"tick {w['first_input_tick']}")
     return out
 
 
-__all__ = ["controllers", "temporal_summary", "lines", "np"]
+__all__ = ["controllers", "temporal_summary", "lines"]

@@ -1,24 +1,23 @@
 """Tick simulator of the temporal (store-and-release) mapping, from the cores' own tables.
 
 Every hardware neuron follows the PAICORE SNN-mode tick (docs/hardware.md §4) with the temporal
-registers (hardware.temporal): V += sum_axons x * w; spike iff V >= theta_pos; after a spike
-V -= theta_pos (linear reset); leak 0; membranes start at 0. A layer's cores work only inside
-their window (from the tick their first input arrives, for store + release ticks; the registers
-that give this window on the chip are in hardware.temporal). Axons: the data axons carry the
-spikes the layer below emitted one tick earlier (delay 1; the encoder's burst for the first
-layer), the hold axons fire in every store tick, the lift axons in the first release tick.
+registers (hardware.temporal): V += sum_axons x * w; V += leak; spike iff V >= theta_pos; after a
+spike V -= theta_pos (linear reset); membranes start at 0. A layer's cores work from their
+tick_wait_start to the end of their release window, idle ticks included. Axons: the data axons
+carry the spikes the layer below emitted one tick earlier (delay 1; the encoder's burst for the
+first layer); each controller group (hardware.temporal.Control) fires in its own ticks.
 
 Layers run one after another, each over its own ticks in order: a layer at tick t needs only
 what the layer below emitted at t - 1, so this is the tick-by-tick order of the chip. Within a
 core the currents of all store ticks come from one matrix product (a sum of per-tick products,
-exact in float32 below 2^24, checked), and the membrane then steps tick by tick. Spikes in a
-store tick would leave too early; they are counted (`store_spikes`, 0 by construction) and
-the comparison fails if any occurs.
+exact in float32 below 2^24, checked), and the membrane then steps tick by tick. Spikes before
+the release window would leave too early; they are counted (`store_spikes`, 0 by construction)
+and the comparison fails if any occurs.
 """
 import numpy as np
 
-from hardware.partition import CONTROL_HOLD, CONTROL_LIFT
-from hardware.temporal import windows
+from hardware.partition import control_group
+from hardware.temporal import control_ticks, windows
 from hardware.validate import layer_bounds
 from layers.base import FLOAT32_EXACT
 
@@ -65,21 +64,27 @@ class TemporalSimulator:
         xd = x[:, :, src[data]]  # (store, B, data axons)
         self.core_input_spikes[ci] += int(xd.sum())
         currents = xd @ weights[data]  # (store, B, neurons)
-        hold = weights[src == CONTROL_HOLD].sum(axis=0)
-        lift = weights[src == CONTROL_LIFT].sum(axis=0)
-        theta = core.theta.astype(np.float32) - core.bias.astype(np.float32)  # V + bias >= theta_pos
+        first = w.tick_wait_start
+        ticks = range(first, w.release_start + w.release)
+        other = np.tile(core.bias.astype(np.float32), (len(ticks), 1))  # the leak, every working tick
+        group = control_group(src)
+        for g, control in enumerate(self.net.layers[core.layer].controls):
+            total = weights[group == g].sum(axis=0)
+            for t in control_ticks(control, w):
+                other[t - first] += total
+        theta = core.theta.astype(np.float32)
         v = np.zeros(currents.shape[1:], np.float32)
-        for tick in range(w.store):  # store: inputs + hold
-            v += currents[tick] + hold
-            fired = v >= theta
-            self.store_spikes += int(fired.sum())
-            v -= fired * core.theta.astype(np.float32)
         out = np.zeros((w.release, *v.shape), np.float32)
-        v += lift
-        for tick in range(w.release):  # release: no input (the lift arrives in the first tick)
+        for t in ticks:
+            v += other[t - first]
+            if w.start <= t < w.release_start:
+                v += currents[t - w.start]
             fired = v >= theta
-            v -= fired * core.theta.astype(np.float32)
-            out[tick] = fired
+            v -= fired * theta
+            if t < w.release_start:
+                self.store_spikes += int(fired.sum())
+            else:
+                out[t - w.release_start] = fired
         return out
 
 

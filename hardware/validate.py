@@ -12,11 +12,13 @@ from hardware.spec import HardwareError
 
 def layer_bounds(layer):
     """(worst |V + bias|, max theta, (min bias, max bias)) of a layer's hardware neurons."""
-    if layer.hold is not None:  # temporal: threshold = step, no leak, controllers (hardware.temporal)
-        store = layer.neuron.integrate_ticks
-        hold = store * layer.hold
-        worst = np.maximum(layer.v_max + hold, layer.v_max + np.abs(layer.lift - hold) + layer.steps)
-        return int(worst.max(initial=0)), int(layer.steps.max(initial=0)), (0, 0)
+    if layer.temporal:  # threshold = step, leak lambda, controllers (hardware.temporal)
+        from hardware.temporal import offsets
+
+        worst = layer.v_max + np.abs(offsets(layer)).max(axis=0) + layer.neuron.fire_ticks * layer.steps
+        leak = layer.leak
+        return int(worst.max(initial=0)), int(layer.steps.max(initial=0)), (int(leak.min(initial=0)),
+                                                                            int(leak.max(initial=0)))
     theta, bias = register_encoding(layer.thresholds)
     worst = int((layer.v_max[:, None] + bias).max(initial=0))
     return worst, int(theta.max(initial=0)), (int(bias.min(initial=0)), int(bias.max(initial=0)))
@@ -54,7 +56,7 @@ def check(net, plans, spec, n_cores=None):
         leak_lo, leak_hi = core.leak_range
         if bias_lo < leak_lo or bias_hi > leak_hi:
             problems.append(f"{name}: bias/leak: needs {bias_lo}..{bias_hi}, limit {leak_lo}..{leak_hi}")
-    if any(layer.hold is not None for layer in net.layers):
+    if any(layer.temporal for layer in net.layers):
         from hardware.temporal import check_windows
 
         problems.extend(check_windows(net, spec, spec.chip.delay_ticks))

@@ -6,7 +6,7 @@ import pytest
 
 from conversion import convert
 from hardware import HardwareError, map_network, tiny_spec
-from hardware.partition import CONTROL_HOLD, CONTROL_LIFT
+from hardware.partition import control_group
 from hardware.temporal import latency_ticks, windows
 from hardware.temporal_sim import TemporalSimulator, simulate_and_compare_temporal
 from models import build_model
@@ -41,7 +41,9 @@ def test_every_core_has_its_controller_axons_and_windows_follow_each_other(small
     snn, _ = small_sr
     net, spec, plans, cores, *_ = map_network(snn, _tiny(), mapping="temporal")
     for core in cores:
-        assert np.any(core.axon_src == CONTROL_HOLD) and np.any(core.axon_src == CONTROL_LIFT)
+        groups = [control.name for control in net.layers[core.layer].controls]
+        assert groups[:2] == ["cancel", "hold"]
+        assert set(np.unique(control_group(core.axon_src))) == set(range(-1, len(groups)))
         assert np.array_equal(core.theta, net.layers[core.layer].steps[core.neuron_ids % net.layers[core.layer].out_shape[2]])
     wins = windows(net)
     assert wins[0].start == 1 and all(b.start == a.release_start + 1 for a, b in zip(wins, wins[1:]))
@@ -54,7 +56,7 @@ def test_without_the_controllers_partial_sums_fire_too_early(small_sr):
     net, spec, plans, cores, *_ = map_network(snn, _tiny(), mapping="temporal")
     for core in cores:
         core.weights = core.weights.copy()
-        core.weights[core.axon_src == CONTROL_HOLD] = 0
+        core.weights[control_group(core.axon_src) == 1] = 0  # the hold group
     sim = TemporalSimulator(net, cores)
     sim.run(net.probe.predict(images, verbose=0)[net.encoder_name])
     assert sim.store_spikes > 0
@@ -133,3 +135,59 @@ def test_temporal_mapping_uses_slot_layouts_by_default_and_they_cut_copies(small
     slotted = map_network(snn, _tiny(), mapping="temporal", estimate_only=True)[2]
     plain = map_network(snn, _tiny(), mapping="temporal", estimate_only=True, slot_layouts=False)[2]
     assert sum(p.copy_neurons for p in slotted) < sum(p.copy_neurons for p in plain)
+
+
+def _counts(sums, thresholds):
+    return (sums[:, None] >= thresholds[None, :]).sum(axis=1)
+
+
+def test_unscaled_channels_give_the_sr_counts_on_every_reachable_sum():
+    """fit_channels divides a scaled column by its scale and meets the uneven thresholds with
+    corrections; every gap is at least the step (so a stopped neuron stays silent), and over every
+    reachable sum the counts are the SR neuron's (S' = scale * S >= theta + j * step)."""
+    from hardware.temporal import fit_channels
+
+    rng = np.random.default_rng(0)
+    store, release = 4, 4
+    base = rng.integers(-1, 2, size=(12, 40))
+    scales = rng.integers(1, 6, size=40)
+    theta = rng.integers(-30, 40, size=40)
+    step = rng.integers(1, 9, size=40)
+    flat, thresholds, steps, unscaled = fit_channels(base * scales, theta, step, store, release)
+    assert unscaled.sum() > 20  # most channels lose their scale
+    for c in range(40):
+        column = flat[:, c]
+        factor = (base[:, c] * scales[c])[np.flatnonzero(column)[0]] // column[np.flatnonzero(column)[0]]
+        assert np.array_equal(column * factor, base[:, c] * scales[c])
+        assert unscaled[c] == (np.gcd.reduce(np.abs(column)) == 1)
+        assert np.all(np.diff(thresholds[c]) >= steps[c]) and steps[c] >= 1
+        s_max, s_min = store * np.maximum(column, 0).sum(), -store * np.maximum(-column, 0).sum()
+        sums = np.arange(s_min, s_max + 1)
+        sr = _counts(sums * factor, theta[c] + np.arange(release) * step[c])
+        np.testing.assert_array_equal(_counts(sums, thresholds[c]), sr)
+
+
+def test_two_equal_reachable_thresholds_keep_the_scaled_column():
+    from hardware.temporal import fit_channels
+
+    column = np.array([[3], [-3], [3], [0]])  # scale 3; S' >= 4 and S' >= 5 both mean S >= 2
+    flat, thresholds, steps, unscaled = fit_channels(column, np.array([4]), np.array([1]), 2, 2)
+    assert not unscaled[0] and np.array_equal(flat, column) and steps[0] == 1
+    np.testing.assert_array_equal(thresholds[0], [4, 5])
+
+
+def test_sg_weights_make_the_layers_narrower_and_the_leak_is_what_lifts(small_sr):
+    """Where the SR converter scaled channels (4-bit), the mapping keeps the SG's 2-bit weights; and
+    without the cancel axons the leak fires the neurons before their release window."""
+    snn, images = small_sr
+    net, spec, plans, cores, *_ = map_network(snn, _tiny(), mapping="temporal")
+    kernels = [keras.ops.convert_to_numpy(snn.get_layer(layer.synapse).kernel) for layer in net.layers]
+    sr_widths = [spec.core.narrowest_width(int(min(k.min(), 0)), int(k.max())) for k in kernels]
+    assert any(plan.width < width for plan, width in zip(plans, sr_widths)), ([p.width for p in plans], sr_widths)
+    assert all(layer.unscaled_channels > 0 for layer in net.layers)
+    for core in cores:
+        core.weights = core.weights.copy()
+        core.weights[control_group(core.axon_src) == 0] = 0  # the cancel group
+    sim = TemporalSimulator(net, cores)
+    sim.run(net.probe.predict(images, verbose=0)[net.encoder_name])
+    assert sim.store_spikes > 0
