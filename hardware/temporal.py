@@ -1,9 +1,9 @@
 """The temporal (store-and-release) mapping: one hardware neuron per ANN neuron (docs/hardware.md §7).
 
 Reader: a store-and-release SNN (conversion.sr) -> CoreNetwork whose layers have one hardware
-neuron per ANN neuron (levels = levels_in = 1: every input neuron is one axon), the SNN's own
-scaled, sign-folded integer weights, and the temporal NeuronModel (subtractive reset, a store
-window of L_in ticks, a release window of L ticks).
+neuron per ANN neuron (levels = levels_in = 1: every input neuron is one axon), sign-folded
+integer weights (the SG's own where `fit_channels` can undo the SR's scale), and the temporal
+NeuronModel (subtractive reset, a store window of L_in ticks, a release window of L ticks).
 
 How the windows are built from what a PAICORE core has (why, in docs/hardware.md §7):
 - core registers tick_wait_start / tick_wait_end: a spike carries a relative tick, and a core
