@@ -43,3 +43,16 @@ def test_lenet_all_10000_images_bit_exact(lenet_snn, mnist_test, tmp_path):
     x, y = mnist_test
     summary = run_hardware(lenet_snn, x.astype("float32"), y, out_dir=tmp_path, paibox=False)
     _check(summary, 10000)
+
+
+def test_lenet_temporal_500_images_bit_exact_on_2bit_cores(mnist_test, tmp_path):
+    """The shipped model as a store-and-release SNN, mapped temporally: every layer keeps the SG's
+    2-bit weights (docs/hardware.md §7), and the spike trains equal the Keras SR SNN's tick by tick."""
+    x, y = mnist_test
+    snn = convert(keras.models.load_model(MODEL), method="sr")
+    summary = run_hardware(snn, x[:500].astype("float32"), y[:500], out_dir=tmp_path, num_images=500, paibox=False,
+                           mapping="temporal")
+    assert summary["bit_exact"] and summary["store_spikes"] == 0 and summary["agreement"] == 500
+    assert set(summary["weight_bits_per_layer"].values()) == {2}
+    assert summary["total_cores"] == summary["layer_cores"] + summary["controller_cores"] and summary["chips"] == 1
+    assert summary["no_copy_cores_with_controllers"] <= summary["layer_cores"]
