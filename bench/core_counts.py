@@ -84,7 +84,9 @@ def count_temporal(name, ann):
     snn, report = convert(ann, method="sr", return_report=True)
     net, spec, plans, cores, chips, _ = map_network(snn, "paicore", estimate_only=True, mapping="temporal")
     summary = temporal_summary(net, plans, cores, spec, chips)
-    per_layer = ", ".join(f"{p.name} {p.cores} ({p.width}-bit)" for p in plans)
+    per_layer = ", ".join(f"{p.name} {p.cores} ({p.width}-bit, {sum(row['axons'].values())} controller axons "
+                          f"for {b.fan_in} data axons)"
+                          for p, row, b in zip(plans, summary["controllers"], no_copy_bound(net, spec)[0]))
     scaled = ", ".join(f"{n} {r['scaled_channels']}/{r['channels']}" for n, r in report.items()
                        if isinstance(r, dict) and r.get("role") == "hidden")
     bounds, total = no_copy_bound(net, spec)
