@@ -71,14 +71,19 @@ def count(name, ann, paibox, plans_too=False, slot_layouts=False):
             line += f"; PAIBox fails: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
     print(line)
     if plans_too:
-        for p in plans:
-            kept_p = 0 if p.spare is None else len(p.spare)
-            sizes = "/".join(str(int(k)) for k in np.unique(p.tile_cores))
-            print(f"    {p.name}: {p.cores} cores, tiles {p.tile[0]}x{p.tile[1]} of {sizes} cores, LCN {1 << p.lcn}X, "
-                  f"copies per neuron up to {int(p.copies.max())}, {kept_p} kept-empty, pieces of {p.piece} addresses")
+        print_plans(plans)
 
 
-def count_temporal(name, ann):
+def print_plans(plans):
+    for p in plans:
+        kept_p = 0 if p.spare is None else len(p.spare)
+        sizes = "/".join(str(int(k)) for k in np.unique(p.tile_cores))
+        print(f"    {p.name}: {p.cores} cores, tiles {p.tile[0]}x{p.tile[1]} of {sizes} cores, LCN {1 << p.lcn}X, "
+              f"copies per neuron up to {int(p.copies.max())} ({p.copy_neurons} copy neurons), {kept_p} kept-empty, "
+              f"pieces of {p.piece} addresses")
+
+
+def count_temporal(name, ann, plans_too=False):
     from hardware.temporal_report import temporal_summary
 
     snn, report = convert(ann, method="sr", return_report=True)
@@ -97,6 +102,8 @@ def count_temporal(name, ann):
           f"axons, before any copy, {summary['no_copy_cores_with_controllers']} ("
           f"{' + '.join(str(r['no_copy_cores_with_controllers']) for r in summary['controllers'])}); "
           f"channels the SR converter scaled: {scaled}; channels that keep a scale on the cores: {kept_scaled}")
+    if plans_too:
+        print_plans(plans)
 
 
 def shipped_lenet(preset):
@@ -134,7 +141,7 @@ def work(args):
             if args.spatial_slots:
                 count(name, ann, False, args.plans, slot_layouts=True)
         if args.mapping in ("temporal", "both"):
-            count_temporal(name, ann)
+            count_temporal(name, ann, args.plans)
 
 
 def main(argv=None):
