@@ -42,7 +42,6 @@ def estimate_only(snn, method, options, out, header):
     """--hardware-estimate-only: count the cores (hardware.json, hardware_grid.png) and write a
     summary.json holding `header` and the counts; no test image is evaluated."""
     from evaluation import outputs
-    from evaluation.tables import hardware_line
     from hardware import HardwareError, run_hardware
 
     before = outputs.begin(out)
@@ -52,11 +51,22 @@ def estimate_only(snn, method, options, out, header):
                               mapping=options.get("mapping") or method.mappings[0])
     except HardwareError as err:
         raise UserError(str(err)) from None
-    print(hardware_line(options["hardware"], result, out / "hardware.json"))
+    print_hardware(options, result, out)
     summary = {**header, "estimate_only": True, "hardware": hardware_summary(result)}
     write_json_atomic(out / "summary.json", summary)
     outputs.finish(out, before)
     return summary
+
+
+def print_hardware(options, result, out):
+    """The run's hardware lines: a temporal mapping's per-layer lines, then the one-line summary."""
+    from evaluation.tables import hardware_line
+
+    if result.get("mapping") == "temporal":
+        from hardware.temporal_report import lines
+
+        print("\n".join(lines(result)))
+    print(hardware_line(options["hardware"], result, out / "hardware.json"))
 
 
 def hardware_summary(result):

@@ -32,8 +32,8 @@ from evaluation.common import (
     save_spiking_model,
     write_json,
 )
-from evaluation.hardware_step import check_fit, estimate_only, hardware_summary
-from evaluation.tables import hardware_line, sweep_table
+from evaluation.hardware_step import check_fit, estimate_only, hardware_summary, print_hardware
+from evaluation.tables import sweep_table
 from training.run import EVAL_BATCH, infer_dataset
 from training.runfolder import check_writable
 
@@ -242,11 +242,7 @@ def _hardware(snn, images, labels, options, out, method):
                               mapping=options["mapping"] or method.mappings[0])
     except HardwareError as err:
         raise UserError(str(err)) from None
-    if result.get("mapping") == "temporal":
-        from hardware.temporal_report import lines
-
-        print("\n".join(lines(result)))
-    print(hardware_line(options["hardware"], result, out / "hardware.json"))
+    print_hardware(options, result, out)
     return hardware_summary(result)
 
 
