@@ -89,12 +89,11 @@ def count_temporal(name, ann, plans_too=False):
     snn, report = convert(ann, method="sr", return_report=True)
     net, spec, plans, cores, chips, _ = map_network(snn, "paicore", estimate_only=True, mapping="temporal")
     summary = temporal_summary(net, plans, cores, spec, chips)
+    bounds, total = no_copy_bound(net, spec)
     per_layer = ", ".join(f"{p.name} {p.cores} ({p.width}-bit, {sum(row['axons'].values())} controller axons "
-                          f"for {b.fan_in} data axons)"
-                          for p, row, b in zip(plans, summary["controllers"], no_copy_bound(net, spec)[0]))
+                          f"for {b.fan_in} data axons)" for p, row, b in zip(plans, summary["controllers"], bounds))
     scaled = ", ".join(f"{n} {r['scaled_channels']}/{r['channels']}" for n, r in report.items()
                        if isinstance(r, dict) and r.get("role") == "hidden")
-    bounds, total = no_copy_bound(net, spec)
     kept_scaled = sum(layer.out_shape[2] - layer.unscaled_channels for layer in net.layers)
     print(f"{name:12s} temporal {summary['total_cores']:6d} cores = {summary['layer_cores']} layer + "
           f"{summary['controller_cores']} controller, on {summary['chips']} chip(s) ({per_layer}); latency "

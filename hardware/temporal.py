@@ -184,7 +184,7 @@ def fit_channels(flat, theta, step, store, release):
                 unscaled[c] = True
                 continue
         thresholds[c], steps[c] = _fit(column, theta[c] + ticks * step[c], store, step[c])
-        unscaled[c] |= scale == 1
+        unscaled[c] = scale == 1
     return flat, thresholds, steps, unscaled
 
 
@@ -208,16 +208,23 @@ def _fit(column, raw, store, default_step):
     return t, s
 
 
+def tick_inputs(window, leak, groups):
+    """(working ticks of `window`, neurons): what the leak and the controller groups add to the
+    membrane in each working tick; groups: [(Control, per-neuron total)]."""
+    first = window.tick_wait_start
+    per_tick = np.tile(leak, (window.release_start + window.release - first, 1))
+    for control, total in groups:
+        for t in control_ticks(control, window):
+            per_tick[t - first] += total
+    return per_tick
+
+
 def offsets(layer, idle=1):
     """(ticks, C') cumulative leak + controller input of a temporal layer's neurons over a window with
     `idle` ticks before its store window (what the membrane holds besides its data input)."""
     window = Window(1 + idle, layer.neuron.integrate_ticks, layer.neuron.fire_ticks, 1)
-    ticks = range(window.tick_wait_start, window.release_start + window.release)
-    per_tick = np.tile(layer.leak.astype(np.int64), (len(ticks), 1))
-    for control in layer.controls:
-        for t in control_ticks(control, window):
-            per_tick[t - window.tick_wait_start] += control.total
-    return np.cumsum(per_tick, axis=0)
+    groups = [(control, control.total) for control in layer.controls]
+    return np.cumsum(tick_inputs(window, layer.leak.astype(np.int64), groups), axis=0)
 
 
 def windows(net, delay=1):

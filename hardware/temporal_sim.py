@@ -17,7 +17,7 @@ and the comparison fails if any occurs.
 import numpy as np
 
 from hardware.partition import control_group
-from hardware.temporal import control_ticks, windows
+from hardware.temporal import tick_inputs, windows
 from hardware.validate import layer_bounds
 from layers.base import FLOAT32_EXACT
 
@@ -66,12 +66,10 @@ class TemporalSimulator:
         currents = xd @ weights[data]  # (store, B, neurons)
         first = w.tick_wait_start
         ticks = range(first, w.release_start + w.release)
-        other = np.tile(core.bias.astype(np.float32), (len(ticks), 1))  # the leak, every working tick
         group = control_group(src)
-        for g, control in enumerate(self.net.layers[core.layer].controls):
-            total = weights[group == g].sum(axis=0)
-            for t in control_ticks(control, w):
-                other[t - first] += total
+        controls = self.net.layers[core.layer].controls
+        other = tick_inputs(w, core.bias.astype(np.float32),  # the leak and each group, from the tables
+                            [(control, weights[group == g].sum(axis=0)) for g, control in enumerate(controls)])
         theta = core.theta.astype(np.float32)
         v = np.zeros(currents.shape[1:], np.float32)
         out = np.zeros((w.release, *v.shape), np.float32)
