@@ -136,6 +136,9 @@ def parse_args(argv=None):
         raise UserError(f"unknown model {options['model']!r}; valid: {', '.join(PRESETS)}")
     if options["noise_sweep"] is not None and not options["noise_sweep"]:
         raise UserError("--noise-sweep needs at least one ratio, e.g. 0,0.1,0.2")
+    if options["seeds"] > 1 and options["noise_ratio"] <= 0 and not any(r > 0 for r in options["noise_sweep"] or ()):
+        raise UserError(f"--seeds {options['seeds']} repeats noisy runs: give --noise_ratio > 0 or a --noise-sweep "
+                        f"(without noise every seed gives the same run)")
     check_hardware_flags(options)
     if options["output_dir"] is not None:
         check_writable(Path(options["output_dir"]))

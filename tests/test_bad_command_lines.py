@@ -1,8 +1,10 @@
 """Acceptance: bad or odd command lines of both CLIs end in one line on stderr and exit code 2, with no
 traceback, and leave a prepared run folder as it was.
 
-Each line runs as its own process, as a user would type it; they run in parallel and nearly all fail
-before TensorFlow loads, so the whole set takes seconds.
+Each line runs as its own process, as a user would type it, in parallel. train.py's lines fail before
+TensorFlow loads (a fraction of a second each); evaluate_snn.py's load it first, because the methods'
+flags live with their Keras converters (evaluation.config.build_parser), so each of those takes a few
+seconds and the whole set about three minutes on two cores.
 """
 import hashlib
 import json
@@ -163,6 +165,8 @@ def evaluate_cases(run, tmp):
         (["--seed", "4294967295", "--seeds", "2", "--noise_ratio", "0.1"], "must lie in [0, 4294967295]"),
         (["--batch-size", "1e3"], "expected a positive integer, got '1e3'"),
         (["--seeds", "1000000000", "--noise_ratio", "0.1"], "--seeds must be <= 1000"),
+        (["--seeds", "3"], "--seeds 3 repeats noisy runs: give --noise_ratio > 0 or a --noise-sweep"),
+        (["--seeds", "2", "--noise-sweep", "0"], "without noise every seed gives the same run"),
         (["--limit-test", "inf"], "expected a positive integer, got 'inf'"),
         (["--k", str(10**30)], "k must be an integer >= 0 and <= 8"),
         (["--hardware-estimate-only"], "--hardware-estimate-only needs --hardware"),
