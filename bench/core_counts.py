@@ -83,7 +83,7 @@ def print_plans(plans):
               f"pieces of {p.piece} addresses")
 
 
-def count_temporal(name, ann, plans_too=False):
+def count_temporal(name, ann, paibox, plans_too=False):
     from hardware.temporal_report import temporal_summary
 
     snn, report = convert(ann, method="sr", return_report=True)
@@ -100,9 +100,22 @@ def count_temporal(name, ann, plans_too=False):
           f"{summary['latency_ticks']} ticks; no-copy neuron bound at these widths {total}; with the controller "
           f"axons, before any copy, {summary['no_copy_cores_with_controllers']} ("
           f"{' + '.join(str(r['no_copy_cores_with_controllers']) for r in summary['controllers'])}); "
-          f"channels the SR converter scaled: {scaled}; channels that keep a scale on the cores: {kept_scaled}")
+          f"channels the SR converter scaled: {scaled}; channels that keep a scale on the cores: {kept_scaled}"
+          + (_paibox_temporal(net, spec) if paibox else ""))
     if plans_too:
         print_plans(plans)
+
+
+def _paibox_temporal(net, spec):
+    """PAIBox's Mapper on the same neurons and synapses (hardware.paibox_temporal); minutes on the VGG."""
+    from hardware.paibox_temporal import paibox_temporal_count
+
+    try:
+        result = paibox_temporal_count(net, spec.chip.delay_ticks)
+    except Exception as err:  # PAIBox's own limits
+        return f"; PAIBox fails: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+    return (f"; PAIBox n_core_required {result['n_core_required']} ({result['construction']}; "
+            f"{result['seconds']} s)")
 
 
 def shipped_lenet(preset):
@@ -140,7 +153,7 @@ def work(args):
             if args.spatial_slots:
                 count(name, ann, False, args.plans, slot_layouts=True)
         if args.mapping in ("temporal", "both"):
-            count_temporal(name, ann, args.plans)
+            count_temporal(name, ann, not args.no_paibox, args.plans)
 
 
 def main(argv=None):

@@ -33,21 +33,40 @@ def _groups(steps):
     return [(int(d), np.flatnonzero(steps == d)) for d in np.unique(steps)]
 
 
-def _controller_weights(total, channels, positions):
-    """(K, channels * positions) int8 weights summing per neuron to `total[channel]`, in PAIBox's
-    (C, H, W) neuron order."""
-    pieces = _split(np.asarray(total)[channels], -128, 127)  # (C_g, K)
+def _controller_weights(total, channels, positions, weight_range=(-128, 127)):
+    """(K, channels * positions) weights in `weight_range` summing per neuron to `total[channel]`,
+    in PAIBox's (C, H, W) neuron order."""
+    pieces = _split(np.asarray(total)[channels], *weight_range)  # (C_g, K)
     return np.repeat(pieces.T, positions, axis=1).astype(np.int8)
+
+
+def paibox_temporal_count(net, delay=1):
+    """PAIBox's Mapper on the referee's network (core estimate only): its n_core_required for the
+    same neurons, thresholds, leaks and synapses. The controllers' weights are split into 2-bit
+    pieces (-2 each), as on our cores, so that PAIBox sees the chip's weight width; their timers
+    are PAIBox input projections, i.e. off-chip, so they add no PAIBox core."""
+    import paibox as pb
+
+    t0 = time.time()
+    with contextlib.redirect_stdout(io.StringIO()):  # PAIBox prints its build steps
+        referee = PaiboxTemporalReferee(net, delay, control_range=(-2, 1))
+        mapper = pb.Mapper()
+        mapper.build(referee.network)
+        info = mapper.compile(core_estimate_only=True)
+    return {"n_core_required": int(info["n_core_required"]),
+            "construction": "the PAIBox referee's network (docs/hardware.md §8): one LIF group per layer and "
+                            "step, controllers as input projections with 2-bit weights",
+            "seconds": round(time.time() - t0, 1)}
 
 
 class PaiboxTemporalReferee:
     """Builds the PAIBox network once; `run(encoder_spikes)` -> per-layer release spike trains
     (B, L, n_out), as TemporalSimulator.run."""
 
-    def __init__(self, net, delay=1):
+    def __init__(self, net, delay=1, control_range=(-128, 127)):
         import paibox as pb
 
-        self.net, self.delay = net, delay
+        self.net, self.delay, self.control_range = net, delay, control_range
         self.windows = windows(net, delay)
         self.ticks = latency_ticks(net, delay)
         self._image = None  # (L0, C, H, W) of the image being simulated
@@ -105,7 +124,7 @@ class PaiboxTemporalReferee:
                             nodes.append(_data_synapse(pb, layer, prev_shape, src, src_channels, neuron, channels,
                                                        f"{layer.synapse}_{gi}_{si}{tag}"))
                         for control in layer.controls:
-                            weights = _controller_weights(control.total, channels, positions)
+                            weights = _controller_weights(control.total, channels, positions, referee.control_range)
                             if not len(weights):
                                 continue
                             kind = control.name

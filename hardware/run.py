@@ -80,6 +80,8 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
         from hardware.temporal_report import temporal_summary
 
         summary.update(temporal_summary(net, plans, cores, spec, chips))
+        if paibox and spec.name == "paicore":
+            summary.update(_paibox_temporal(net, spec))
         paibox = False  # PAIBox's export builds the spatial network
         summary["paibox_note"] = "the PAIBox export builds the spatial (scatter-and-gather) network only"
     summary["estimate_only"] = bool(estimate_only)
@@ -87,7 +89,7 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
     if paibox and spec.name == "paicore":
         summary.update(_paibox(net, cores, out_dir, estimate_only or not paibox_export_files))
     else:
-        summary["n_core_required"] = None
+        summary.setdefault("n_core_required", None)
         summary.setdefault("paibox_note", "PAIBox compiles for PAICORE only" if paibox else "PAIBox skipped")
     summary["timings"] = timings
     write_json(summary, out_dir)
@@ -99,6 +101,16 @@ def _paibox(net, cores, out_dir, count_only):
     # PAIBox prints its build steps; the report says what it did.
     with contextlib.redirect_stdout(io.StringIO()):
         return _paibox_quiet(net, cores, out_dir, count_only)
+
+
+def _paibox_temporal(net, spec):
+    from hardware.paibox_temporal import paibox_temporal_count
+
+    try:
+        count = paibox_temporal_count(net, spec.chip.delay_ticks)
+        return {"n_core_required": count["n_core_required"], "paibox_count": count}
+    except Exception as exc:  # PAIBox's own limits: record them, do not fail the run
+        return {"n_core_required": None, "paibox_count_error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def _paibox_quiet(net, cores, out_dir, count_only):

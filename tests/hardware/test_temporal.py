@@ -97,21 +97,40 @@ def test_spatial_reader_refuses_sr_and_temporal_refuses_sg(small_sr):
         map_network(convert(model, method="sg"), _tiny(), mapping="temporal")
 
 
-def test_paibox_simulator_spike_trains_equal_ours(small_sr):
+@pytest.mark.parametrize("control_range", [(-128, 127), (-2, 1)], ids=["int8-controllers", "2-bit-controllers"])
+def test_paibox_simulator_spike_trains_equal_ours(small_sr, control_range):
     """PAIBox's own Simulator, on the temporal network built with its LIF groups (one per step),
-    gives our tick simulator's release spike trains and no spike in a store window."""
+    gives our tick simulator's release spike trains and no spike in a store window; with the
+    controllers' weights in int8 pieces (the referee) and in the chip's 2-bit pieces (what
+    paibox_temporal_count compiles)."""
     from hardware.paibox_temporal import PaiboxTemporalReferee
 
     snn, images = small_sr
     net, spec, plans, cores, *_ = map_network(snn, "paicore", mapping="temporal")
     encoded = net.probe.predict(images[:4], verbose=0)[net.encoder_name]
     ours = TemporalSimulator(net, cores).run(encoded)
-    referee = PaiboxTemporalReferee(net)
+    referee = PaiboxTemporalReferee(net, control_range=control_range)
     theirs = referee.run(encoded)
     assert referee.store_spikes == 0
     for a, b in zip(ours, theirs):
         assert a.sum() > 0
         np.testing.assert_array_equal(a, b)
+
+
+def test_paibox_counts_the_temporal_network_and_run_hardware_records_it(small_sr, tmp_path):
+    from hardware import run_hardware
+    from hardware.paibox_temporal import paibox_temporal_count
+
+    snn, _ = small_sr
+    net, *_ = map_network(snn, "paicore", estimate_only=True, mapping="temporal")
+    count = paibox_temporal_count(net)
+    assert count["n_core_required"] >= len(net.layers)  # at least one PAIBox core per layer
+    summary = run_hardware(snn, core="paicore", out_dir=tmp_path, estimate_only=True, mapping="temporal")
+    assert summary["n_core_required"] == count["n_core_required"]
+    assert summary["paibox_count"]["construction"] == count["construction"]
+    quiet = run_hardware(snn, core="paicore", out_dir=tmp_path / "none", estimate_only=True, mapping="temporal",
+                         paibox=False)
+    assert quiet["n_core_required"] is None
 
 
 def test_controller_axons_raise_the_no_copy_count_and_the_plan_stays_above_it(small_sr):
