@@ -107,7 +107,7 @@ def count_temporal(name, ann, paibox, plans_too=False):
 
 
 def _paibox_temporal(net, spec):
-    """PAIBox's Mapper on the same neurons and synapses (hardware.paibox_temporal); minutes on the VGG."""
+    """PAIBox's Mapper on the same neurons and synapses (hardware.paibox_temporal); about 40 s on the VGG."""
     from hardware.paibox_temporal import paibox_temporal_count
 
     try:
