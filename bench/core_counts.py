@@ -100,10 +100,18 @@ def count_temporal(name, ann, paibox, plans_too=False):
           f"{summary['latency_ticks']} ticks; no-copy neuron bound at these widths {total}; with the controller "
           f"axons, before any copy, {summary['no_copy_cores_with_controllers']} ("
           f"{' + '.join(str(r['no_copy_cores_with_controllers']) for r in summary['controllers'])}); "
+          f"any construction under our tile rule (rectangles with their receptive fields, controllers on "
+          f"axons of their own: hardware/temporal_bound.py) needs at least {summary['any_construction_bound_cores']} "
+          f"layer cores ({' + '.join(_bound_cores(r) for r in summary['controllers'])}); "
           f"channels the SR converter scaled: {scaled}; channels that keep a scale on the cores: {kept_scaled}"
           + (_paibox_temporal(net, spec) if paibox else ""))
     if plans_too:
         print_plans(plans)
+
+
+def _bound_cores(row):
+    bound = row["any_construction_bound"]
+    return "none fits" if bound is None else str(bound["cores"])
 
 
 def _paibox_temporal(net, spec):

@@ -19,6 +19,7 @@ from hardware.addressing import chip_space, cube_cover
 from hardware.bounds import layer_bound
 from hardware.partition import control_weights
 from hardware.temporal import latency_ticks, windows
+from hardware.temporal_bound import temporal_bound
 
 
 def controllers(net, plans, cores, spec):
@@ -28,7 +29,9 @@ def controllers(net, plans, cores, spec):
     space, _ = chip_space(spec.chip)
     per_timer_core = spec.core.neurons_per_core(0, spec.core.weight_widths[0])
     rows = []
-    for li, (layer, plan, window) in enumerate(zip(net.layers, plans, windows(net, spec.chip.delay_ticks))):
+    bounds, _ = temporal_bound(net, spec)
+    for li, (layer, plan, window, bound) in enumerate(zip(net.layers, plans, windows(net, spec.chip.delay_ticks),
+                                                          bounds)):
         control = control_weights(layer, spec, plan.width)
         addresses = [c.address for c in cores if c.layer == li and c.address is not None]
         kept = () if plan.spare_placed is None else plan.spare_placed  # kept empty for this layer's cubes
@@ -42,7 +45,10 @@ def controllers(net, plans, cores, spec):
                      "cubes": int(cubes), "timers": int(sum(runs.values())),
                      "timer_cores": int(sum(-(-n // per_timer_core) for n in runs.values())),
                      "unscaled_channels": f"{layer.unscaled_channels}/{layer.out_shape[2]}",
-                     "no_copy_cores_with_controllers": layer_bound(layer, spec.core, n_control, plan.width).cores})
+                     "no_copy_cores_with_controllers": layer_bound(layer, spec.core, n_control, plan.width).cores,
+                     "any_construction_bound": None if bound is None else {
+                         "cores": bound.cores, "neurons_per_core": [bound.cap_min, bound.cap_max],
+                         "controller_axons_at_least": [bound.control_min, bound.control_max]}})
     return rows
 
 
@@ -73,6 +79,11 @@ def temporal_summary(net, plans, cores, spec, chips):
         "controllers": ctl,
         "controller_cores": int(ctl_cores),
         "no_copy_cores_with_controllers": int(sum(row["no_copy_cores_with_controllers"] for row in ctl)),
+        "any_construction_bound_cores": _total_bound(ctl),
+        "any_construction_bound_note": "layer cores any temporal mapping needs with one neuron per ANN neuron, the "
+                                       "SR SNN's ticks, controllers on axons of their own and our tile rule "
+                                       "(rectangles of positions with their whole receptive fields): "
+                                       "hardware/temporal_bound.py",
         "layer_cores": int(layer_cores),
         "total_cores": int(layer_cores + ctl_cores),
         "chips": int(chips + extra_chips),
@@ -80,14 +91,23 @@ def temporal_summary(net, plans, cores, spec, chips):
     }
 
 
+def _total_bound(rows):
+    cores = [row["any_construction_bound"] for row in rows]
+    return None if any(c is None for c in cores) else int(sum(c["cores"] for c in cores))
+
+
 def lines(summary):
     """Short text of the temporal mapping for the run's output."""
     out = [f"temporal mapping: {summary['layer_cores']} layer cores + {summary['controller_cores']} controller "
            f"core(s) = {summary['total_cores']} cores on {summary['chips']} chip(s); latency "
-           f"{summary['latency_ticks']} ticks"]
+           f"{summary['latency_ticks']} ticks; any construction under our tile rule needs at least "
+           f"{summary['any_construction_bound_cores']} layer cores"]
     for row, w, ctl in zip(summary["layers"], summary["windows"], summary["controllers"]):
         axons = sum(ctl["axons"].values())
-        out.append(f"  {row['layer']}: {row['cores']} cores, {row['weight_bits']}-bit (SG weights in "
+        bound = ctl["any_construction_bound"]
+        least = f"at least {bound['cores']}" if bound else "no core holds one of its neurons"
+        out.append(f"  {row['layer']}: {row['cores']} cores ({least}), "
+                   f"{row['weight_bits']}-bit (SG weights in "
                    f"{ctl['unscaled_channels']} channels), LCN {row['lcn']}, {axons} controller axons, works in "
                    f"ticks {w['tick_wait_start']}..{w['tick_wait_start'] + w['tick_wait_end'] - 1}, stores from "
                    f"tick {w['first_input_tick']}")

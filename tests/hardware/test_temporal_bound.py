@@ -1,0 +1,74 @@
+"""The temporal mapping's lower bound (hardware/temporal_bound.py): hand-checked on one dense layer
+and a padded conv, respected by the planner, and met by the construction that simulates exactly."""
+import numpy as np
+import pytest
+
+from hardware import map_network, tiny_spec
+from hardware.network import CoreLayer, NeuronModel
+from hardware.partition import control_group
+from hardware.temporal_bound import jumps, layer_temporal_bound, temporal_bound
+from tests.hardware.test_temporal import _tiny, small_sr  # noqa: F401  (the module's SR network fixture)
+
+
+def _dense(columns, t0, store=4, release=4):
+    kernel = np.array(columns, np.int64).T[None, None]  # (1, 1, F, C')
+    f, c = kernel.shape[2:]
+    thresholds = np.asarray(t0, np.int64)[:, None] + 3 * np.arange(release)[None, :]
+    return CoreLayer("act", "fc", "dense", (1, 1, f), (1, 1, c), kernel, (1, 1), (0, 0), 1, 1, thresholds,
+                     store * np.abs(kernel).sum(axis=(0, 1, 2)), NeuronModel("subtractive", store, release))
+
+
+def test_the_jump_and_its_controller_axons_by_hand():
+    # a = 5 positive weights, 4 store ticks: S_max = 20; T_0 = 13 -> J = 20 - 13 + 1 = 8, ceil(8 / 2) = 4
+    # controller axons at 2 bits; 12 data axons + 4 = 16 fit a 16-axon core at LCN 1X (4 neurons)
+    column = [1, 1, 1, 1, 1, -1, -1, 0, 0, 0, 0, 0]
+    layer = _dense([column] * 4, [13] * 4)
+    assert jumps(layer).ravel().tolist() == [8] * 4
+    bound = layer_temporal_bound(layer, tiny_spec().core)
+    assert (bound.cores, bound.cap_max, bound.control_max) == (1, 4, 4)
+    # T_0 = 12: J = 9 needs 5 axons, 17 > 16: LCN 2X (2 neurons per core) or 4 bits (2 as well): 2 cores
+    bound = layer_temporal_bound(_dense([column] * 4, [12] * 4), tiny_spec().core)
+    assert (bound.cores, bound.cap_max, bound.control_max) == (2, 2, 5)
+
+
+def test_no_claim_where_the_first_threshold_is_out_of_reach_or_the_weights_share_a_factor():
+    layer = _dense([[1, 1, -1], [1, 1, -1], [2, 2, 0]], [9, -4, 1])  # S in [-4, 8]; the last has gcd 2
+    assert jumps(layer).ravel().tolist() == [0, 0, 0]
+    assert jumps(_dense([[1, 1, -1]], [9], release=1)).ravel().tolist() == [0]  # one release tick: no claim
+
+
+def test_padding_shrinks_the_jump_at_the_edges():
+    kernel = np.ones((3, 3, 1, 1), np.int64)
+    layer = CoreLayer("act", "conv", "conv", (3, 3, 1), (3, 3, 1), kernel, (1, 1), (1, 1), 1, 1,
+                      np.array([[2, 5, 8, 11]]), np.array([36]), NeuronModel("subtractive", 1, 4))
+    # one store tick: S_max = the real taps (4 at a corner, 6 on an edge, 9 inside); J = S_max - 2 + 1
+    assert jumps(layer)[:, :, 0].tolist() == [[3, 5, 3], [5, 8, 5], [3, 5, 3]]
+
+
+def test_the_plan_needs_at_least_the_bound_and_the_exact_construction_has_the_axons(small_sr):  # noqa: F811
+    """Our construction simulates bit-exactly (test_temporal.py), so by the argument every core has
+    at least ceil(J / 2^(width-1)) controller axons for each of its neurons, and no plan beats the bound."""
+    snn, _ = small_sr
+    net, spec, plans, cores, *_ = map_network(snn, _tiny(), mapping="temporal")
+    bounds, total = temporal_bound(net, spec)
+    assert total == sum(b.cores for b in bounds)
+    for bound, plan in zip(bounds, plans):
+        assert 0 < bound.cores <= plan.cores, (bound, plan.cores)
+    checked = 0
+    for core in cores:
+        layer, plan = net.layers[core.layer], plans[core.layer]
+        lo, hi = spec.core.weight_range(plan.width)
+        jump = jumps(layer).reshape(-1, layer.out_shape[2])
+        channels = layer.out_shape[2]
+        need = -(-jump[core.neuron_ids // channels, core.neuron_ids % channels] // max(-lo, hi))
+        controller_axons = int((control_group(core.axon_src) >= 0).sum())
+        assert controller_axons >= need.max(), (layer.name, controller_axons, need.max())
+        checked += need.max() > 0
+    assert checked, "some core should have a claim"
+
+
+@pytest.mark.parametrize("store", [1, 4])
+def test_a_layer_no_core_can_hold_has_no_bound(store):
+    # 15 data axons + ceil(J / 2) controller axons on 16-axon cores without LCN: only J <= 2 fits
+    layer = _dense([[1] * 15], [15 * store - 3], store=store)  # J = 4
+    assert layer_temporal_bound(layer, tiny_spec(max_lcn=0, weight_widths=(2,)).core) is None
