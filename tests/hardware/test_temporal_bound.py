@@ -72,3 +72,68 @@ def test_a_layer_no_core_can_hold_has_no_bound(store):
     # 15 data axons + ceil(J / 2) controller axons on 16-axon cores without LCN: only J <= 2 fits
     layer = _dense([[1] * 15], [15 * store - 3], store=store)  # J = 4
     assert layer_temporal_bound(layer, tiny_spec(max_lcn=0, weight_widths=(2,)).core) is None
+
+
+# --- the argument checked by brute force on one small neuron: weights (1, 1, -1), 2 store ticks,
+# 2 release ticks, thresholds T = (2, 3): S_max = 4, J = 4 - 2 + 1 = 3, so at least ceil(3 / 2) = 2
+# controller axons at 2 bits.
+WEIGHTS, STORE, RELEASE, THRESHOLDS = np.array([1, 1, -1]), 2, 2, np.array([2, 3])
+TICKS = STORE + RELEASE
+
+
+def _inputs_and_trains(thresholds=THRESHOLDS):
+    """Every input (burst counts 0..STORE per input): data per tick (n, TICKS) and the SR train."""
+    counts = np.array(np.meshgrid(*[np.arange(STORE + 1)] * len(WEIGHTS), indexing="ij")).reshape(len(WEIGHTS), -1).T
+    data = np.zeros((len(counts), TICKS), np.int64)
+    for t in range(STORE):
+        data[:, t] = (counts > t) @ WEIGHTS
+    fired = ((counts @ WEIGHTS)[:, None] >= np.asarray(thresholds)[None, :]).sum(axis=1)
+    trains = np.zeros((len(counts), TICKS), bool)
+    for j in range(RELEASE):
+        trains[:, STORE + j] = fired > j
+    return data, trains
+
+
+def _exact(control, leak, theta, reset, reset_v, leak_after, thresholds=THRESHOLDS):
+    """(K,) which of K neurons reproduce every SR train; control: (K, TICKS) what the controller axons
+    add per tick; reset 0 linear (V -= theta), 1 to reset_v, 2 none; the leak before or after the
+    comparison. A linear membrane otherwise (no negative threshold)."""
+    data, trains = _inputs_and_trains(thresholds)
+    v = np.zeros((len(leak), len(data)), np.int64)
+    ok = np.ones(len(leak), bool)
+    for t in range(TICKS):
+        v += data[None, :, t] + control[:, t, None] + np.where(leak_after, 0, leak)[:, None]
+        fire = v >= theta[:, None]
+        ok &= (fire == trains[None, :, t]).all(axis=1)
+        v = np.where(fire, np.select([reset[:, None] == 0, reset[:, None] == 1], [v - theta[:, None], reset_v[:, None]],
+                                     v), v)
+        v += np.where(leak_after, leak, 0)[:, None]
+    return ok
+
+
+def test_our_construction_is_exact_in_the_brute_force_simulator():
+    # docs/hardware.md §7 on this neuron: s = 1, lambda = s - T_0 + STORE a = 1 - 2 + 4 = 3; cancel
+    # axons (-2, -1) in every tick but the first release tick, hold axon -2 in the store ticks: 3 axons
+    release0 = np.arange(TICKS) == STORE
+    control = (-3 * ~release0 - 2 * (np.arange(TICKS) < STORE))[None, :]
+    one = np.ones(1, np.int64)
+    assert _exact(control, 3 * one, one, 0 * one, 0 * one, np.zeros(1, bool)).all()
+    layer = _dense([WEIGHTS], THRESHOLDS[:1], store=STORE, release=RELEASE)
+    assert jumps(layer).ravel().tolist() == [3]
+
+
+@pytest.mark.parametrize("thresholds, any_exact", [((2, 3), False), ((4, 5), True)])
+def test_no_exact_neuron_has_fewer_controller_axons_than_the_bound(thresholds, any_exact):
+    """One 2-bit axon (weight -2..1, any firing pattern), every leak, threshold and reset: none is exact
+    where the bound asks for 2 (T_0 = 2: J = 3); where it asks for 1 (T_0 = 4 = S_max: J = 1) the same
+    search finds exact ones, so it is not blind."""
+    patterns = ((np.arange(2**TICKS)[:, None] >> np.arange(TICKS)[None, :]) & 1).astype(np.int64)
+    grid = np.array(np.meshgrid(np.arange(-2, 2), np.arange(len(patterns)), np.arange(-8, 9), np.arange(1, 7),
+                                np.arange(11), np.arange(2), indexing="ij")).reshape(6, -1)
+    weight, pattern, leak, theta, mode, after = grid
+    reset = np.select([mode == 0, mode == 10], [0, 2], 1)  # modes 1..9: reset to -4..4
+    control = weight[:, None] * patterns[pattern]
+    exact = _exact(control, leak, theta, reset, mode - 5, after.astype(bool), np.array(thresholds))
+    assert len(exact) > 100_000 and exact.any() == any_exact
+    jump = jumps(_dense([WEIGHTS], [thresholds[0]], store=STORE, release=RELEASE)).item()
+    assert -(-jump // 2) == (1 if any_exact else 2)
