@@ -2,7 +2,7 @@
 
 **Controller axons.** Take one neuron with the layer's integer weights, a linear membrane (its
 negative threshold never acts) and the SR SNN's schedule: silent while it stores, then a burst
-from the first release tick r. Let O_t be what the leak and the controllers have added by tick t,
+from the first release tick r, exact for every count its inputs may send (every reachable sum). Let O_t be what the leak and the controllers have added by tick t,
 so that a neuron that has not fired holds S + O_t. With S_max, T_0 - 1 and T_0 reachable sums:
 - at r - 1 every input has arrived and no neuron fires: S_max + O_{r-1} < theta;
 - at r the neuron with S = T_0 fires: T_0 + O_r >= theta; so O_r - O_{r-1} >= J = S_max - T_0 + 1;
@@ -11,8 +11,8 @@ No data arrives at r or r + 1, and the leak adds the same in every tick, so the 
 add at least J more at r than at r + 1. An axon of weight w changes that difference by at most
 |w| <= 2^(width-1) (-2 at 2 bits), so a core needs at least ceil(J / 2^(width-1)) controller
 axons for each of its neurons, whatever the construction (our hold and correction axons come on
-top). It takes two release ticks (L >= 2); a channel whose weights share a factor, or whose T_0
-is outside the reachable sums, gets no claim (0).
+top). It takes two release ticks (L >= 2); a channel whose weights are not ternary (its sums may
+skip values), or whose T_0 is outside the reachable sums, gets no claim (0).
 
 **Layout rules** (those of hardware/partition.py): a core holds a rectangle of output positions
 (clipped at the map's edges, any size) and some of their channels, and one data axon per real
@@ -52,8 +52,8 @@ def jumps(layer):
     s_max = store * np.einsum("yk,xl,klc->yxc", valid_y, valid_x, pos)
     s_min = -store * np.einsum("yk,xl,klc->yxc", valid_y, valid_x, neg)
     t0 = layer.thresholds[:, 0].astype(np.int64)
-    coprime = np.gcd.reduce(np.abs(kernel.reshape(-1, kernel.shape[-1])), axis=0) == 1
-    claim = (s_min < t0) & (t0 <= s_max) & coprime & (layer.neuron.fire_ticks >= 2)
+    ternary = np.abs(kernel.reshape(-1, kernel.shape[-1])).max(axis=0) == 1  # every sum in [s_min, s_max] reachable
+    claim = (s_min < t0) & (t0 <= s_max) & ternary & (layer.neuron.fire_ticks >= 2)
     return np.where(claim, s_max - t0 + 1, 0).astype(np.int64)
 
 
