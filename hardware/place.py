@@ -13,13 +13,16 @@ layout only in ways that keep every cube a cube with the same count:
   `addressing.cube_cover` counts them the same).
 Layers are placed in network order, each piece at the first (chip, shift, mirror) where all its
 cores land on usable cores no other piece took, so a later piece fills the holes an earlier one's
-aligned blocks left (tiles with fewer cores than their block) before a new chip opens.
+aligned blocks left (tiles with fewer cores than their block) before a new chip opens. Where it
+saves a chip the first layer goes last instead, core by core into the addresses left free (`place`).
 Multicast cubes reach the cores that want a spike and, at most, addresses the plan keeps empty
 for them (`LayerPlan.spare`: holes inside the layer's own tile blocks). Those holes travel with
 their piece and are taken like cores, so no other core ever sits where a packet lands.
 Chip-local addresses are Morton codes: x = the even bits, y = the odd bits, so a replication
 mask on the address is a replication mask on x and y.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from hardware.addressing import chip_space, decode, pow2
@@ -29,40 +32,86 @@ MIRRORS_PER_TRY = 64  # XOR constants checked at once (vectorized); bounded memo
 
 
 def place(cores, plans, spec):
-    """Sets core.coord (chip, x, y) and core.address (global linear) in place; returns chips used."""
+    """Sets core.coord (chip, x, y) and core.address (global linear) in place; returns chips used.
+
+    Two orders are tried: the layers in network order, and the same with the first layer last,
+    its cores poured into whatever usable addresses the others left free (no cube of the plan
+    depends on where its cores sit: the host sends them one packet per cube). The second keeps
+    only if it saves a chip: scattered first-layer cores cost host packets (and, temporally, the
+    timers' cubes)."""
     space, usable = chip_space(spec.chip)
     if not usable.any():
         raise HardwareError("chip: no usable cores in the grid")
     by_layer = {}
     for core in cores:
         by_layer.setdefault(core.layer, []).append(core)
-    free = np.zeros(0, bool)  # per global address: usable and not yet taken
-    for layer in sorted(by_layer):
-        group, plan = by_layer[layer], plans[layer]
-        rel = np.array([c.address for c in group], np.int64)
-        spare = getattr(plan, "spare", None)
-        spare = np.zeros(0, np.int64) if spare is None else np.asarray(spare, np.int64)
-        placed_spare, spare_piece = [], []
-        piece = getattr(plan, "piece", None) or space  # no cube spans two pieces: each goes where it fits
-        for index in np.unique(rel // piece):  # the piece's index in the relative layout
-            members = np.flatnonzero(rel // piece == index)
-            holes = spare[spare // piece == index]  # kept empty: the layer's multicast cubes reach them
-            free, addresses = _first_fit(np.concatenate([rel[members], holes]) % piece, free, usable, space,
-                                         plan.name)
-            free[addresses] = False
-            placed_spare.append(addresses[len(members):])
-            spare_piece.append(np.full(len(holes), index))
-            for i, a in zip(members, addresses):
-                group[i].address = int(a)
-                group[i].coord = (int(a // space), *decode(int(a % space)))
-                group[i].extra["piece"] = int(index)
-        if spare.size:
-            plan.spare_placed, plan.spare_piece = np.concatenate(placed_spare), np.concatenate(spare_piece)
-    chips = max(core.coord[0] for core in cores) + 1 if cores else 0
+    best = _assign(by_layer, plans, space, usable, first_last=False)
+    first_spare = getattr(plans[0], "spare", None) if 0 in by_layer else None
+    if 0 in by_layer and len(by_layer) > 1 and (first_spare is None or not len(first_spare)):
+        other = _assign(by_layer, plans, space, usable, first_last=True)
+        if other.chips < best.chips:
+            best = other
+    for layer, group in by_layer.items():
+        for i, core in enumerate(group):
+            a = int(best.addresses[layer][i])
+            core.address = a
+            core.coord = (int(a // space), *decode(int(a % space)))
+            core.extra.pop("piece", None)
+            if best.pieces[layer] is not None:
+                core.extra["piece"] = int(best.pieces[layer][i])
+        if layer in best.spare:
+            plans[layer].spare_placed, plans[layer].spare_piece = best.spare[layer]
+    chips = best.chips
     if chips > spec.chip.max_chips:
         raise HardwareError(f"network: chips: needs {chips} ({len(cores)} cores), limit {spec.chip.max_chips} "
                             f"chips of {spec.chip.cores_per_chip} cores")
     return chips
+
+
+@dataclass
+class _Assignment:
+    addresses: dict  # layer -> global address of each of its cores (in by_layer order)
+    pieces: dict  # layer -> piece index of each core, or None (cores poured in: routed per chip)
+    spare: dict  # layer -> (placed kept-empty addresses, their piece indices)
+    chips: int
+
+
+def _assign(by_layer, plans, space, usable, first_last):
+    order = sorted(by_layer)
+    if first_last:
+        order = order[1:] + order[:1]
+    free = np.zeros(0, bool)  # per global address: usable and not yet taken
+    out = _Assignment({}, {}, {}, 0)
+    for layer in order:
+        group, plan = by_layer[layer], plans[layer]
+        if first_last and layer == order[-1]:
+            while free.sum() < len(group):
+                free = np.concatenate([free, usable])
+            out.addresses[layer] = np.flatnonzero(free)[:len(group)]
+            free[out.addresses[layer]] = False
+            out.pieces[layer] = None
+            continue
+        rel = np.array([c.address for c in group], np.int64)
+        spare = getattr(plan, "spare", None)
+        spare = np.zeros(0, np.int64) if spare is None else np.asarray(spare, np.int64)
+        placed_spare, spare_piece = [], []
+        addresses, pieces = np.zeros(len(group), np.int64), np.zeros(len(group), np.int64)
+        piece = getattr(plan, "piece", None) or space  # no cube spans two pieces: each goes where it fits
+        for index in np.unique(rel // piece):  # the piece's index in the relative layout
+            members = np.flatnonzero(rel // piece == index)
+            holes = spare[spare // piece == index]  # kept empty: the layer's multicast cubes reach them
+            free, found = _first_fit(np.concatenate([rel[members], holes]) % piece, free, usable, space,
+                                     plan.name)
+            free[found] = False
+            placed_spare.append(found[len(members):])
+            spare_piece.append(np.full(len(holes), index))
+            addresses[members] = found[:len(members)]
+            pieces[members] = index
+        out.addresses[layer], out.pieces[layer] = addresses, pieces
+        if spare.size:
+            out.spare[layer] = (np.concatenate(placed_spare), np.concatenate(spare_piece))
+    out.chips = int(max(int(a.max()) for a in out.addresses.values()) // space + 1) if out.addresses else 0
+    return out
 
 
 def _first_fit(local, free, usable, space, name):

@@ -106,10 +106,34 @@ def test_pieces_no_cube_spans_are_placed_apart_into_scattered_holes():
     holes = {4 * (2 * t + 1) + k for t in range(100) for k in range(4)}  # 100 free blocks of 4, scattered
     first = [a for a in range(1008) if a not in holes]
     second = list(range(400))  # one pattern of 400 consecutive cores: no room for it as a whole
-    for piece, chips_expected in ((4, 1), (None, 2)):
-        cores = _cores(0, first) + _cores(1, second)
-        plans = [types.SimpleNamespace(name="a"), types.SimpleNamespace(name="b", piece=piece)]
+    for piece, chips_expected in ((4, 1), (None, 2)):  # layers 1 and 2: a first layer could go last (below)
+        cores = _cores(1, first) + _cores(2, second)
+        plans = [None, types.SimpleNamespace(name="a"), types.SimpleNamespace(name="b", piece=piece)]
         assert place(cores, plans, spec) == chips_expected
         if piece:
-            assert {c.address for c in cores if c.layer == 1} == holes
-            assert sorted({c.extra["piece"] for c in cores if c.layer == 1}) == list(range(100))
+            assert {c.address for c in cores if c.layer == 2} == holes
+            assert sorted({c.extra["piece"] for c in cores if c.layer == 2}) == list(range(100))
+
+
+def test_the_first_layer_goes_last_where_that_saves_a_chip_and_the_cores_stay_bit_exact(small_snn):
+    """On 8 x 4 grids of these tiny cores, the first layer poured into the others' free cores needs
+    fewer chips than network order; routing (host packets per chip) and the simulation still hold."""
+    from hardware import extract, map_network, partition, simulate_and_compare, tiny_spec
+    from hardware.place import _assign
+
+    snn, images = small_snn
+    spec = tiny_spec(axons=80, dendrites=128, max_lcn=4, grid=(8, 4))
+    plans, cores = partition(extract(snn), spec, tables=False)
+    space, usable = chip_space(spec.chip)
+    by_layer = {}
+    for core in cores:
+        by_layer.setdefault(core.layer, []).append(core)
+    in_order = _assign(by_layer, plans, space, usable, first_last=False).chips
+    poured = _assign(by_layer, plans, space, usable, first_last=True).chips
+    assert poured < in_order
+    net, spec, plans, cores, chips, routes = map_network(snn, spec)
+    assert chips == poured
+    assert all("piece" not in c.extra for c in cores if c.layer == 0)
+    assert all("piece" in c.extra for c in cores if c.layer > 0)
+    sim, agreement = simulate_and_compare(net, cores, images, batch_size=16)
+    assert agreement["bit_exact"], agreement
