@@ -4,7 +4,7 @@ then the temporal (store-and-release) mapping of the same models: layer cores + 
 Chips are printed next to ceil(cores / cores per chip) and to the floor the layout rules allow:
 the kept-empty addresses multicast cubes reach (docs/hardware.md §5) count like cores.
 
-    python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both] [--plans]
+    python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both] [--plans] [--route]
 
 The VGG has random weights and random BN statistics (seeded): core counts depend on the layer
 shapes and the L = 2^k B sub-neurons, not on the trained values, as long as the thresholds are
@@ -14,6 +14,7 @@ allow it (docs/hardware.md §7). Ours is an estimate-only mapping (no weight tab
 included.
 """
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,6 +84,18 @@ def print_plans(plans):
               f"pieces of {p.piece} addresses")
 
 
+def route_both_orders(name, ann):
+    """Full spatial mapping (weight tables, routing and its checks) in each placement order: chips and
+    the packets the host sends per encoder spike (one per multicast cube of its reader cores)."""
+    snn = convert(ann, method="sg")
+    for label, first_last in (("network order", False), ("first layer last where it saves a chip", True)):
+        start = time.perf_counter()
+        _, _, _, cores, chips, routes = map_network(snn, "paicore", first_layer_last=first_last)
+        packets = routes[0].packets_per_neuron
+        print(f"{name:12s} routed, {label}: {len(cores)} cores on {chips} chip(s); host packets per encoder spike "
+              f"max {int(packets.max())}, mean {packets.mean():.2f} ({time.perf_counter() - start:.0f} s)")
+
+
 def count_temporal(name, ann, paibox, plans_too=False):
     from hardware.temporal_report import temporal_summary
 
@@ -142,6 +155,10 @@ def parse_args(argv=None):
     parser.add_argument("--spatial-slots", action="store_true",
                         help="also count the spatial mapping with the temporal one's slot layouts (hardware/slots.py): "
                         "fewer copies, more kept-empty addresses")
+    parser.add_argument("--route", action="store_true",
+                        help="also map every spatial network with its weight tables and route it, in both placement "
+                        "orders (network order, and the first layer last: hardware/place.py), and print chips and "
+                        "the host's packets per encoder spike (about 4 minutes per order for the VGG)")
     args = parser.parse_args(argv)
     missing = [preset for preset in args.lenet or [] if not shipped_lenet(preset).is_file()]
     if missing:
@@ -160,6 +177,8 @@ def work(args):
             count(name, ann, not args.no_paibox, args.plans)
             if args.spatial_slots:
                 count(name, ann, False, args.plans, slot_layouts=True)
+            if args.route:
+                route_both_orders(name, ann)
         if args.mapping in ("temporal", "both"):
             count_temporal(name, ann, not args.no_paibox, args.plans)
 

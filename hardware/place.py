@@ -31,14 +31,14 @@ from hardware.spec import HardwareError
 MIRRORS_PER_TRY = 64  # XOR constants checked at once (vectorized); bounded memory on large layers
 
 
-def place(cores, plans, spec):
+def place(cores, plans, spec, first_layer_last=True):
     """Sets core.coord (chip, x, y) and core.address (global linear) in place; returns chips used.
 
-    Two orders are tried: the layers in network order, and the same with the first layer last,
-    its cores poured into whatever usable addresses the others left free (no cube of the plan
-    depends on where its cores sit: the host sends them one packet per cube). The second keeps
-    only if it saves a chip: scattered first-layer cores cost host packets (and, temporally, the
-    timers' cubes)."""
+    Two orders are tried: the layers in network order, and (`first_layer_last`) the same with the
+    first layer last, its cores poured into whatever usable addresses the others left free (no
+    cube of the plan depends on where its cores sit: the host sends them one packet per cube).
+    The second keeps only if it saves a chip: scattered first-layer cores cost host packets (and,
+    temporally, the timers' cubes)."""
     space, usable = chip_space(spec.chip)
     if not usable.any():
         raise HardwareError("chip: no usable cores in the grid")
@@ -47,7 +47,7 @@ def place(cores, plans, spec):
         by_layer.setdefault(core.layer, []).append(core)
     best = _assign(by_layer, plans, space, usable, first_last=False)
     first_spare = getattr(plans[0], "spare", None) if 0 in by_layer else None
-    if 0 in by_layer and len(by_layer) > 1 and (first_spare is None or not len(first_spare)):
+    if first_layer_last and 0 in by_layer and len(by_layer) > 1 and (first_spare is None or not len(first_spare)):
         other = _assign(by_layer, plans, space, usable, first_last=True)
         if other.chips < best.chips:
             best = other

@@ -16,14 +16,16 @@ from hardware.spec import HardwareError, resolve_spec
 from hardware.validate import validate
 
 
-def map_network(snn, core="paicore", estimate_only=False, mapping="spatial", slot_layouts=None):
+def map_network(snn, core="paicore", estimate_only=False, mapping="spatial", slot_layouts=None,
+                first_layer_last=True):
     """(net, spec, plans, cores, chips, routes): read (network.MAPPINGS[mapping]) -> partition ->
-    validate -> place -> route. `slot_layouts`: partition.plan_network's (None: temporal only)."""
+    validate -> place -> route. `slot_layouts`: partition.plan_network's (None: temporal only);
+    `first_layer_last`: place.place's (False: network order only)."""
     spec = resolve_spec(core)
     net = extract(snn, mapping)
     plans, cores = partition(net, spec, tables=not estimate_only, slot_layouts=slot_layouts)
     validate(net, plans, spec)
-    chips = place(cores, plans, spec)
+    chips = place(cores, plans, spec, first_layer_last)
     routes = None if estimate_only else route(net, cores, spec, plans)
     return net, spec, plans, cores, chips, routes
 
