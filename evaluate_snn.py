@@ -13,7 +13,7 @@ Run `python evaluate_snn.py --help` for every option.
 import os
 import sys
 
-from cli_utils import run_cli
+from cli_utils import import_tensorflow_quietly, run_cli
 
 
 def main(argv=None):
@@ -23,6 +23,7 @@ def main(argv=None):
         os.environ["KERAS_BACKEND"] = "tensorflow"  # backend trained the model
 
     def work(parsed):
+        import_tensorflow_quietly()  # the parser loads no Keras (conversion.method): the run does
         from evaluation.run import run
 
         method, options = parsed

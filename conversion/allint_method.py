@@ -5,10 +5,7 @@ conversion.allint_eval. Output folders follow the seed: {WQ|NWQ}{_INT|}/k<k>.
 import numpy as np
 
 from cli_utils import UserError, positive_int, str2bool
-from conversion.allint import CONVERTERS, convert_allint
-from conversion.allint_eval import SEED_FILES, AllIntCounter, first_equal_step, stable_from_step, verify_allint
-from conversion.method import Method, accuracy_line, check_noise_model, register_method
-from layers.quantized import QuantActivation, QuantConv2D, QuantDense
+from conversion.method import Method, accuracy_line, check_noise_model, lazy, register_method
 
 DEFAULT_TIME_STEPS = 30  # the seed's MNIST script
 
@@ -38,6 +35,8 @@ def check_options(options):
 
 def model_facts(ann, path, options):
     """k of the hidden quantizers (the encoding one is k=0, B=4 by construction)."""
+    from layers.quantized import QuantActivation, QuantConv2D, QuantDense
+
     acts = [layer for layer in ann.layers if isinstance(layer, QuantActivation)]
     hidden = [a for a in acts if a.mode == "unbounded"]
     if not hidden:
@@ -69,11 +68,15 @@ def describe(facts, options):
 
 
 def counter(snn, dataset):
+    from conversion.allint_eval import AllIntCounter
+
     # The seed's MNIST script counts the classifier's SOPs, its CIFAR script does not.
     return AllIntCounter(snn, classifier_sops=dataset == "mnist")
 
 
 def summarize(facts, options, runs, ann_pred, labels, conversion):
+    from conversion.allint_eval import first_equal_step, stable_from_step
+
     n = len(labels)
     per_step = [(r["predictions"] == labels[:, None]).mean(axis=0).tolist() for r in runs]
     last_accuracies = [accuracy[-1] for accuracy in per_step]
@@ -105,6 +108,8 @@ def summarize(facts, options, runs, ann_pred, labels, conversion):
 
 def seed_files(run):
     """The seed's six files, one plain line per (batch, step)."""
+    from conversion.allint_eval import SEED_FILES
+
     files = {}
     for name in SEED_FILES:
         values = [value for batch in run["lines"] for value in batch[name]]
@@ -141,6 +146,8 @@ def table(report, summary):
 def verify_run(ann, snn, images):
     """Per layer: final net counts that differ from 2^k x the ANN activation, and from which step
     every count is equal (the expectation is per step, on the cumulative count)."""
+    from conversion.allint_eval import verify_allint
+
     result = verify_allint(ann, snn, images)
     for row in result.layers:
         when = "never" if row.converged_step is None else f"from step {row.converged_step}"
@@ -161,8 +168,8 @@ def plot(summary, out):
 ALLINT = register_method(Method(
     name="allint",
     help="allint: all-integer SNN with dynamic thresholds over --time-steps",
-    convert=convert_allint,
-    converters=CONVERTERS,
+    convert=lazy("conversion.allint:convert_allint"),
+    converters="conversion.allint:CONVERTERS",
     convert_options=convert_options,
     default_model="lenet_allint",
     default_k=0,

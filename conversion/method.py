@@ -8,7 +8,12 @@ spiking vocabulary (layers.base) and the evaluation pipeline (evaluation.run) ar
 
 Hooks take plain values (an `options` dict with the CLI's option names, numpy arrays, models),
 never an argparse namespace, so that they can be called from Python and tested alone.
+
+A method's module registers without importing Keras: its Keras hooks are `lazy("module:name")`
+(or import inside the hook), so that `evaluate_snn.py` builds its parser, and refuses a bad flag,
+before TensorFlow's import (seconds) starts.
 """
+import importlib
 from dataclasses import dataclass
 
 from cli_utils import UserError
@@ -22,13 +27,29 @@ def _no_options(options, load_data):
     return {}
 
 
+def _resolve(target):
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def lazy(target):
+    """The function `module:name`, imported at its first call (see the module's docstring)."""
+    def hook(*args, **kwargs):
+        return _resolve(target)(*args, **kwargs)
+
+    hook.__name__ = hook.__qualname__ = target.partition(":")[2]
+    hook.__doc__ = f"{target}, imported when first called"
+    return hook
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
     help: str  # one line for `evaluate_snn.py --help`
     # --- conversion
     convert: callable  # (ann, **convert_options, return_report=bool) -> snn, or (snn, report dict)
-    converters: dict  # {source layer type: chain.Converter}, beside chain.STRUCTURAL
+    converters: object  # {source layer type: chain.Converter}, beside chain.STRUCTURAL, or the
+    #                     "module:NAME" of that dict (loaded by converter_table())
     convert_options: callable = _no_options  # (options, load_data) -> convert kwargs; load_data(split)
     #                                          -> (images, labels), for methods that calibrate on data
     # --- which model, which folder
@@ -55,6 +76,10 @@ class Method:
     @property
     def default_noise_model(self):
         return self.noise_models[0] if self.noise_models else None
+
+    def converter_table(self):
+        """The converters dict (imports its module when given as "module:NAME")."""
+        return _resolve(self.converters) if isinstance(self.converters, str) else self.converters
 
 
 METHODS = {}

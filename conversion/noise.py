@@ -21,10 +21,9 @@ spikes and raises.
 """
 import keras
 
+from conversion.choices import NOISE_MODELS
 from layers.base import EMITTERS, emitters, role_of
 from layers.spiking import MultiplicativeInputNoise
-
-NOISE_MODELS = ("encoding", "all-layers", "input")
 
 
 def default_noise_model(snn):

@@ -21,12 +21,12 @@ import keras
 import numpy as np
 
 from conversion.chain import ConversionError, Converter, convert_chain, layer_chain, plain_reason
+from conversion.choices import CALIBRATION_DROPOUT
 from layers.quantized import QuantConv2D, QuantDense
 from layers.rate import IFEncoder, IFNeuron, PassThrough, SpikingAvgPool2D, SummingReadout
 from layers.spiking import SpikingConv2D, SpikingDense
 
 SYNAPSES = (keras.layers.Conv2D, keras.layers.Dense, QuantConv2D, QuantDense)
-CALIBRATION_DROPOUT = ("off", "train")  # the seed never calls eval(): dropout is active ("train")
 
 
 @dataclass

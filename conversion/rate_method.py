@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from cli_utils import UserError
+from conversion.choices import CALIBRATION_DROPOUT
 from conversion.method import Method, accuracy_line, check_noise_model, register_method
-from conversion.rate import CALIBRATION_DROPOUT, CONVERTERS, convert_rate, percentile_scales
-from conversion.rate_eval import RateCounter
-from layers.quantized import QuantConv2D, QuantDense
 
 DEFAULT_TIME = 80  # the seed's --time
 DEFAULT_NORM = 128  # the seed's --norm
@@ -167,6 +165,7 @@ def load_model(path, options):
 
 
 def model_facts(ann, path, options):
+    from layers.quantized import QuantConv2D, QuantDense
     from models import PRESETS
 
     xnor = any(isinstance(layer, (QuantConv2D, QuantDense)) and layer.kernel_quantizer == "xnor_net"
@@ -174,6 +173,12 @@ def model_facts(ann, path, options):
     # an imported checkpoint with binarized weights is a float model holding +-alpha values
     binary = xnor or (ann.name in PRESETS and PRESETS[ann.name].quantization == "xnor")
     return {"arch": options.get("arch") or ann.name, "binary": binary}
+
+
+def counter(snn, dataset):
+    from conversion.rate_eval import RateCounter
+
+    return RateCounter(snn)
 
 
 def calibration_images(images, count, pick, seed):
@@ -201,6 +206,8 @@ def convert_options(options, load_data):
 def convert(ann, time_steps=DEFAULT_TIME, one_step=False, calibration=None, percentile=DEFAULT_PERCENTILE,
             dropout="off", seed=0, return_report=False):
     """Calibrate on `calibration` images (None: no normalization), then convert (conversion.rate)."""
+    from conversion.rate import convert_rate, percentile_scales
+
     started = time.perf_counter()
     scales = None if calibration is None else percentile_scales(ann, calibration, percentile, dropout, seed=seed)
     snn, report = convert_rate(ann, time_steps, one_step, scales, return_report=True)
@@ -347,7 +354,7 @@ RATE = register_method(Method(
     name="rate",
     help="rate: rate-coded IF SNN with percentile normalization over --time steps (binary-weight SNNs)",
     convert=convert,
-    converters=CONVERTERS,
+    converters="conversion.rate:CONVERTERS",
     convert_options=convert_options,
     default_model="lenet_binary",
     default_k=0,
@@ -355,7 +362,7 @@ RATE = register_method(Method(
     load_model=load_model,
     run_dir=run_dir,
     describe=describe,
-    counter=lambda snn, dataset: RateCounter(snn),
+    counter=counter,
     summarize=summarize,
     seed_files=seed_files,
     table=table,

@@ -4,15 +4,13 @@ print. The converters are in conversion.sg; seed files: accuracy, spike_num, sop
 import numpy as np
 
 from cli_utils import UserError
-from conversion.counting import SpikeCounter
-from conversion.method import Method, accuracy_line, check_noise_model, register_method
-from conversion.sg import CONVERTERS, convert_sg
-from conversion.verify import verify
-from layers.quantized import QuantActivation
+from conversion.method import Method, accuracy_line, check_noise_model, lazy, register_method
 
 
 def model_facts(ann, path, options):
     """(k, B) of the model's encoding quantizer; --k/--B must agree when given with --checkpoint."""
+    from layers.quantized import QuantActivation
+
     acts = [layer for layer in ann.layers if isinstance(layer, QuantActivation)]
     if not acts:  # not convertible: the conversion's error lists every layer that is not
         return {}
@@ -116,6 +114,8 @@ def table(report, summary):
 
 def verify_run(ann, snn, images):
     """Per layer: neurons whose count differs from 2^k x the ANN activation (printed and returned)."""
+    from conversion.verification import verify
+
     result = verify(ann, snn, images)
     for row in result.layers:
         print(f"verify {row.name}: {row.differing} of {row.neurons * len(images)} neuron counts differ "
@@ -129,6 +129,12 @@ def verify_run(ann, snn, images):
     }
 
 
+def counter(snn, dataset):
+    from conversion.counting import SpikeCounter
+
+    return SpikeCounter(snn)
+
+
 def check_options(options):
     if options.get("time_steps") not in (None, 1):
         raise UserError("scatter-and-gather runs one time step; --time-steps is for --method allint")
@@ -138,15 +144,15 @@ def check_options(options):
 SG = register_method(Method(
     name="sg",
     help="sg: scatter-and-gather, one time step (default)",
-    convert=convert_sg,
-    converters=CONVERTERS,
+    convert=lazy("conversion.sg:convert_sg"),
+    converters="conversion.sg:CONVERTERS",
     convert_options=convert_options,
     default_model="lenet",
     default_k=1,
     model_facts=model_facts,
     run_dir=run_dir,
     describe=describe,
-    counter=lambda snn, dataset: SpikeCounter(snn),
+    counter=counter,
     summarize=summarize,
     seed_files=seed_files,
     table=table,

@@ -1,28 +1,13 @@
 """The store-and-release method as a plugin (conversion.method): one IF neuron per ANN neuron,
 windows of L ticks. Converters in conversion.sr, counting in conversion.sr_counting; the
-layer-by-layer check is conversion.verify's (burst-coded layers compare their summed spikes).
+layer-by-layer check is conversion.verification's (burst-coded layers compare their summed spikes).
 """
 import numpy as np
 
 from cli_utils import UserError
-from conversion.method import Method, accuracy_line, check_noise_model, register_method
-from conversion.sr import CONVERTERS, convert_sr
-from conversion.sr_counting import SR_UNITS_NOTE, SRCounter
-from conversion.sg_method import verify_run  # burst-coded layers are compared as counts by verify itself
-from layers.quantized import QuantActivation
-
-
-def model_facts(ann, path, options):
-    """(k, B) of the encoding quantizer; --k/--B must agree when given with --checkpoint."""
-    acts = [layer for layer in ann.layers if isinstance(layer, QuantActivation)]
-    if not acts:  # not convertible: the conversion's error lists every layer that is not
-        return {}
-    k, B = acts[0].k, acts[0].B
-    B = int(B) if B is not None and float(B).is_integer() else B
-    for name, actual in (("k", k), ("B", B)):
-        if options.get(name) is not None and options[name] != actual:
-            raise UserError(f"{path} was trained with {name}={actual}, not {name}={options[name]}")
-    return {"k": k, "B": B}
+from conversion.method import Method, accuracy_line, check_noise_model, lazy, register_method
+# the same (k, B) as SG's; burst-coded layers are compared as counts by verify itself
+from conversion.sg_method import model_facts, verify_run
 
 
 def convert_options(options, load_data):
@@ -38,6 +23,8 @@ def describe(facts, options):
 
 
 def summarize(facts, options, runs, ann_pred, labels, conversion):
+    from conversion.sr_counting import SR_UNITS_NOTE
+
     noisy = options["noise_ratio"] > 0
     accuracies = [r["accuracy"] for r in runs]
     report = runs[0]["report"]
@@ -106,6 +93,12 @@ def table(report, summary):
     return "\n".join(lines)
 
 
+def counter(snn, dataset):
+    from conversion.sr_counting import SRCounter
+
+    return SRCounter(snn)
+
+
 def check_options(options):
     if options.get("time_steps") not in (None, 1):
         raise UserError("store-and-release windows are 2^k * B ticks; --time-steps is for --method allint")
@@ -115,15 +108,15 @@ def check_options(options):
 SR = register_method(Method(
     name="sr",
     help="sr: store-and-release, one IF neuron per ANN neuron, windows of 2^k*B ticks",
-    convert=convert_sr,
-    converters=CONVERTERS,
+    convert=lazy("conversion.sr:convert_sr"),
+    converters="conversion.sr:CONVERTERS",
     convert_options=convert_options,
     default_model="lenet",
     default_k=1,
     model_facts=model_facts,
     run_dir=run_dir,
     describe=describe,
-    counter=lambda snn, dataset: SRCounter(snn),
+    counter=counter,
     summarize=summarize,
     seed_files=seed_files,
     table=table,

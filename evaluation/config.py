@@ -6,7 +6,9 @@ import argparse
 import math
 from pathlib import Path
 
-from cli_utils import OneLineParser, UserError, import_tensorflow_quietly, positive_int, str2bool
+from cli_utils import OneLineParser, UserError, positive_int, str2bool
+from conversion.choices import NOISE_MODELS
+from conversion.method import METHODS, get_method
 from evaluation.hardware_step import check_hardware_flags
 from models import PRESETS
 from training.config import MAX_K, MAX_LEVELS, MAX_SEED
@@ -34,18 +36,12 @@ def _ratio_list(text):
 
 
 def build_parser():
-    # The methods bring their own flags, and they live with their converters (Keras): load
-    # TensorFlow first, quietly, so that even a bad flag's error stays one line.
-    import_tensorflow_quietly()
-    import conversion  # noqa: F401  (registers the shipped methods)
+    import conversion  # noqa: F401  (registers the shipped methods; loads no Keras: conversion.method)
 
     p = OneLineParser(
         prog="evaluate_snn.py",
         description="Convert a quantized CNN into a spiking network, evaluate it, count spikes and SOPs.",
     )
-    from conversion.method import METHODS
-    from conversion.noise import NOISE_MODELS
-
     defaults = {name: method.default_model for name, method in METHODS.items()}
     p.add_argument("--checkpoint", help="the quantized model (.keras, run directory, or a TensorLayer .npz of "
                    "the seeds' code, assigned to --model built with --k/--B); default, with or "
@@ -117,8 +113,6 @@ def parse_args(argv=None):
     """(method name, options dict) for evaluation.run.run; bad values are UserErrors."""
     parser = build_parser()
     options = vars(parser.parse_args(argv))
-    from conversion.method import get_method  # after build_parser: it loads TensorFlow quietly
-
     _check_ranges(options)
     if options["B"] is not None and float(options["B"]).is_integer():
         options["B"] = int(options["B"])
@@ -162,8 +156,6 @@ def _refuse_other_methods_flags(parser, name, options):
 def _implied_method(options):
     """Without --method: the method one of whose seed-only flags is given (so a seed's own command
     line runs verbatim), else sg."""
-    from conversion.method import METHODS
-
     for name, method in METHODS.items():
         if any(options.get(flag) is not None and options.get(flag) is not False for flag in method.selected_by):
             return name

@@ -1,10 +1,10 @@
 """Acceptance: bad or odd command lines of both CLIs end in one line on stderr and exit code 2, with no
 traceback, and leave a prepared run folder as it was.
 
-Each line runs as its own process, as a user would type it, in parallel. train.py's lines fail before
-TensorFlow loads (a fraction of a second each); evaluate_snn.py's load it first, because the methods'
-flags live with their Keras converters (evaluation.config.build_parser), so each of those takes a few
-seconds and the whole set about three minutes on two cores.
+Each line runs as its own process, as a user would type it, in parallel. train.py's lines, and
+evaluate_snn.py's that its parser refuses, fail before TensorFlow loads (a fraction of a second each:
+the methods' flags and checks load no Keras, conversion.method); evaluate_snn.py's lines refused on a
+model or on the cores load it first, a few seconds each. The whole set: about a minute on two cores.
 """
 import hashlib
 import json

@@ -96,6 +96,26 @@ def test_bad_input_is_one_line_and_exit_code_2(args, fragment):
     assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
+def test_every_methods_command_line_is_parsed_and_checked_without_keras():
+    """The registry's modules import no Keras (conversion.method): a bad flag fails in a fraction of a
+    second, before TensorFlow's import; a run loads it afterwards (evaluate_snn.main)."""
+    code = """import sys
+from cli_utils import UserError
+from evaluation.config import parse_args
+for argv in ([], ["--method", "sr", "--hardware", "paicore", "--mapping", "temporal"], ["--method", "allint",
+             "--time-steps", "8"], ["--method", "rate", "--time", "10"], ["--noise_ratio", "0.1", "--seeds", "2"]):
+    parse_args(argv)
+try:
+    parse_args(["--method", "allint", "--noise-model", "all-layers"])
+except UserError:
+    pass
+print(sorted(name for name in ("keras", "tensorflow", "jax") if name in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_a_float_model_is_refused_with_every_unsupported_layer(tmp_path, data_dir, capsys):
     from models import build_preset
 
