@@ -32,6 +32,7 @@ from conversion import convert  # noqa: E402
 from conversion.chain import ConversionError  # noqa: E402
 from hardware import map_network  # noqa: E402
 from hardware.bounds import no_copy_bound  # noqa: E402
+from hardware.route import stray_axons  # noqa: E402
 from hardware.spec import HardwareError, resolve_spec  # noqa: E402
 from models import build_preset  # noqa: E402
 from training.run import load_model_file  # noqa: E402
@@ -86,14 +87,36 @@ def print_plans(plans):
 
 def route_both_orders(name, ann):
     """Full spatial mapping (weight tables, routing and its checks) in each placement order: chips and
-    the packets the host sends per encoder spike (one per multicast cube of its reader cores)."""
+    the packets the host sends per encoder spike (one per multicast cube of its reader cores); then,
+    for the default order, what the packets bring to the kept-empty addresses."""
     snn = convert(ann, method="sg")
     for label, first_last in (("network order", False), ("first layer last where it saves a chip", True)):
         start = time.perf_counter()
-        _, _, _, cores, chips, routes = map_network(snn, "paicore", first_layer_last=first_last)
+        _, spec, plans, cores, chips, routes = map_network(snn, "paicore", first_layer_last=first_last)
         packets = routes[0].packets_per_neuron
         print(f"{name:12s} routed, {label}: {len(cores)} cores on {chips} chip(s); host packets per encoder spike "
               f"max {int(packets.max())}, mean {packets.mean():.2f} ({time.perf_counter() - start:.0f} s)")
+    print_strays(name, spec, plans, cores, routes)
+
+
+def print_strays(name, spec, plans, cores, routes):
+    """Whether a kept-empty address could hold a core after all: only one none of whose used axons
+    its packets reach. Where the axons they reach and the fewest a core of the network uses add up
+    to more than a core has, no core of the network can sit there (pigeonhole)."""
+    strays = stray_axons(plans, routes, spec)
+    if not strays:
+        return
+    axons = spec.core.axons
+    fewest = min(len(np.unique(np.flatnonzero(c.axon_src >= 0) % axons)) for c in cores)
+    parts, blocked, total = [], 0, 0
+    for layer, hits in strays.items():
+        reached = np.array([len(h) for h in hits])
+        parts.append(f"{layer} {len(reached)} (their packets reach {reached.min()} to {reached.max()} of a "
+                     f"core's {axons} axons, median {int(np.median(reached))})")
+        blocked += int(np.sum(reached + fewest > axons))
+        total += len(reached)
+    print(f"{name:12s} kept-empty addresses: {', '.join(parts)}; the fewest axons a core of this network uses: "
+          f"{fewest}; so at {blocked} of the {total} addresses any core of the network would take stray spikes")
 
 
 def count_temporal(name, ann, paibox, plans_too=False):

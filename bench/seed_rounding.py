@@ -46,10 +46,10 @@ def work(args):
     from snn_data import load_arrays
     from training.run import load_model_or_npz
 
+    B = int(args.B) if float(args.B).is_integer() else args.B
+    ours = load_model_or_npz(args.checkpoint, args.model, None, args.k, B)  # a bad checkpoint fails before the data load
     images, labels = load_arrays("mnist", "test", args.data_dir)
     images = images.astype(np.float32)
-    B = int(args.B) if float(args.B).is_integer() else args.B
-    ours = load_model_or_npz(args.checkpoint, args.model, None, args.k, B)
     ours_pred = ours.predict(images, batch_size=1000, verbose=0).argmax(1)
     quantized.median_quantize = seed_median_quantize  # QuantActivation looks it up at call time
     seeds = load_model_or_npz(args.checkpoint, args.model, None, args.k, B)

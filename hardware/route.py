@@ -126,3 +126,28 @@ def _cover(cores, readers, space, multicast, spare, spare_piece):
 
 def _members(base, mask):
     return cube_members(base, mask)
+
+
+def stray_axons(plans, routes, spec):
+    """{layer name: for each of its placed kept-empty addresses, the distinct physical axons its
+    packets reach} for the layers that have such addresses.
+
+    A packet names an axon of a core and a time slot; fan-in beyond one core's axons lies in
+    further time slots (slot // axons), as PAIBox lays it out, so the physical axon of slot s is
+    s % axons. Another layer's core could sit at a kept-empty address only if none of its used
+    axons were among those: a stray spike on a used axon would be integrated."""
+    axons = spec.core.axons
+    out = {}
+    for plan, layer_routes in zip(plans, routes):
+        spare = getattr(plan, "spare_placed", None)
+        if spare is None or not len(spare):
+            continue
+        index = {int(a): i for i, a in enumerate(spare)}
+        hit = [set() for _ in range(len(spare))]
+        for base, mask, slot in layer_routes.destinations[:, 2:].tolist():
+            for member in _members(base, mask):
+                i = index.get(member)
+                if i is not None:
+                    hit[i].add(slot % axons)
+        out[plan.name] = [np.array(sorted(h), np.int64) for h in hit]
+    return out

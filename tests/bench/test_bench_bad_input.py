@@ -28,8 +28,6 @@ def _refused(result, *words):
 CASES = {  # name: (script, arguments, words the error line must hold); {tmp} is a fresh folder
     "a zero count": ("hardware_speed.py", ["--workers", "0"], ["--workers", "positive integer"]),
     "a missing checkpoint": ("paibox_referee.py", ["--checkpoint", "{tmp}/nope.keras"], ["does not exist"]),
-    "a checkpoint of another method": ("snn_speed.py", ["--method", "allint", "--checkpoint", SHIPPED],
-                                       ["does not suit --method allint"]),
     "an unshipped LeNet": ("core_counts.py", ["--no-paibox", "--lenet", "nosuch"], ["nosuch", "shipped: lenet"]),
     "one folder to compare": ("compare_outputs.py", ["compare", "{tmp}"], ["BEFORE AFTER"]),
     "a missing ImageNet folder": ("imagenet_input_speed.py", ["--folder", "{tmp}/none"], ["does not exist"]),
@@ -41,6 +39,12 @@ CASES = {  # name: (script, arguments, words the error line must hold); {tmp} is
 def test_bad_input_is_refused_in_one_line(name, tmp_path):
     script, args, words = CASES[name]
     _refused(_bench(script, *(str(a).replace("{tmp}", str(tmp_path)) for a in args)), *words)
+
+
+def test_a_checkpoint_of_another_method(data_dir):
+    """Refused when its conversion fails, after the test images are read (hence real MNIST)."""
+    _refused(_bench("snn_speed.py", "--method", "allint", "--checkpoint", SHIPPED, "--data-dir", data_dir),
+             "does not suit --method allint")
 
 
 def test_a_text_file_named_npz_and_a_missing_record_checkpoint(tmp_path):

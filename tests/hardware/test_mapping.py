@@ -163,3 +163,27 @@ def test_routing_refuses_a_packet_that_would_reach_a_foreign_core(small_snn):
     intruder.address = int(plans[li].spare_placed[0])  # another layer's core where li's packets may land
     with pytest.raises(HardwareError, match="does not read it"):
         route(net, cores, spec, plans)
+
+
+def test_stray_axons_are_the_physical_axons_the_packets_bring_to_each_kept_empty_address(small_snn):
+    """What a core placed at a kept-empty address would receive: expanded from the destinations by
+    hand, slot mod the core's axons (fan-in beyond them lies in further time slots)."""
+    from hardware.route import stray_axons
+
+    snn, _ = small_snn
+    net, spec, plans, cores, chips, routes = map_network(snn, _tiny())
+    strays = stray_axons(plans, routes, spec)
+    with_spare = [p.name for p in plans if p.spare_placed is not None and len(p.spare_placed)]
+    assert with_spare and sorted(strays) == sorted(with_spare)
+    for li, plan in enumerate(plans):
+        if plan.name not in strays:
+            continue
+        expected = {int(a): set() for a in plan.spare_placed}
+        for _, _, base, mask, slot in routes[li].destinations.tolist():
+            for m in cube_members(base, mask):
+                if m in expected:
+                    expected[m].add(slot % spec.core.axons)
+        got = strays[plan.name]
+        assert [set(h.tolist()) for h in got] == [expected[int(a)] for a in plan.spare_placed]
+        assert all(h.max(initial=0) < spec.core.axons for h in got)
+        assert any(len(h) for h in got)  # the tiny layouts' cubes do reach their kept-empty addresses
