@@ -184,3 +184,15 @@ def test_the_toy_method_is_refused_where_it_declares_nothing(tmp_path, data_dir,
                                 keras.layers.ReLU(max_value=6.0), keras.layers.Flatten(),
                                 keras.layers.Dense(10, use_bias=False)])
         toy_convert(bad)
+
+
+@pytest.mark.parametrize("name", ["sg", "allint", "rate", "sr"])
+def test_each_shipped_method_names_converters_and_a_convert_hook_that_load(name):
+    """The shipped methods give their Keras parts by module path (conversion.method.lazy): each
+    path must resolve, to converters keyed by layer type and to a conversion that runs."""
+    method = METHODS[name]
+    table = method.converter_table()
+    assert table and all(isinstance(kind, type) and isinstance(c, Converter) for kind, c in table.items())
+    ann = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])  # a float model: refused by every method
+    with pytest.raises(ConversionError):
+        method.convert(ann)
