@@ -181,7 +181,7 @@ def parse_args(argv=None):
     parser.add_argument("--route", action="store_true",
                         help="also map every spatial network with its weight tables and route it, in both placement "
                         "orders (network order, and the first layer last: hardware/place.py), and print chips and "
-                        "the host's packets per encoder spike (about 4 minutes per order for the VGG)")
+                        "the host's packets per encoder spike (about 2 minutes per order for the VGG)")
     args = parser.parse_args(argv)
     missing = [preset for preset in args.lenet or [] if not shipped_lenet(preset).is_file()]
     if missing:
