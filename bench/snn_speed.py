@@ -74,15 +74,14 @@ def work(args):
 
 
 def _work(args):
+    ann = _load_ann(args)
+    _check_conversion(ann, args)  # a checkpoint of another method fails here, before any image is read
     images, labels = load_arrays("mnist", "test", args.data_dir)
     images = images.astype(np.float32)
     if args.method == "allint":
-        args.time_steps = args.time_steps or [4, 8, 16]
-        return _allint(args, images)
+        return _allint(args, ann, images)
     if args.method == "rate":
-        args.time_steps = args.time_steps or [32, 128]
-        return _rate(args, images)
-    ann = _load_ann(args)
+        return _rate(args, ann, images)
     snn = convert(ann, method="sg")
     timers = {
         "ANN": lambda: ann.predict(images, batch_size=args.batch_size, verbose=0),
@@ -96,8 +95,22 @@ def _work(args):
         print(f"ratio {name} / ANN: {seconds[name] / seconds['ANN']:.2f} (target <= 1.1)")
 
 
-def _allint(args, images):
-    ann = _load_ann(args)
+def _check_conversion(ann, args):
+    """Convert once with the method's first setting (rate: without calibration scales, which need
+    the training images); ConversionError if the checkpoint does not suit the method."""
+    if args.method == "allint":
+        args.time_steps = args.time_steps or [4, 8, 16]
+        convert(ann, "allint", time_steps=args.time_steps[0])
+    elif args.method == "rate":
+        from conversion.rate import convert_rate
+
+        args.time_steps = args.time_steps or [32, 128]
+        convert_rate(ann, args.time_steps[0])
+    else:
+        convert(ann, method="sg")
+
+
+def _allint(args, ann, images):
     result = measure_allint(ann, images[:args.batches * args.batch_size], args.time_steps, args.repeats,
                             args.batch_size)
     print(f"ANN {ann.name}: {result['ann_s'] * 1e3:8.1f} ms per batch of {args.batch_size} "
@@ -107,11 +120,10 @@ def _allint(args, images):
               f"int {row['int_s'] * 1e3:8.1f} ms  ratio {row['int_ratio']:.2f}   (SNN / (T x ANN), target <= 1.5)")
 
 
-def _rate(args, images):
+def _rate(args, ann, images):
     from conversion.rate import convert_rate, percentile_scales
     from conversion.rate_eval import RateCounter
 
-    ann = _load_ann(args)
     train, _ = load_arrays("mnist", "train", args.data_dir)
     scales = percentile_scales(ann, train[:128].astype(np.float32), 99.9)
     batches = [images[i:i + args.batch_size] for i in range(0, args.batches * args.batch_size, args.batch_size)]

@@ -41,10 +41,11 @@ def test_bad_input_is_refused_in_one_line(name, tmp_path):
     _refused(_bench(script, *(str(a).replace("{tmp}", str(tmp_path)) for a in args)), *words)
 
 
-def test_a_checkpoint_of_another_method(data_dir):
-    """Refused when its conversion fails, after the test images are read (hence real MNIST)."""
-    _refused(_bench("snn_speed.py", "--method", "allint", "--checkpoint", SHIPPED, "--data-dir", data_dir),
-             "does not suit --method allint")
+@pytest.mark.parametrize("method", ["allint", "rate"])
+def test_a_checkpoint_of_another_method_is_refused_before_any_image_is_read(tmp_path, method):
+    """The data folder is empty: the refusal is the conversion's, not a missing MNIST file."""
+    _refused(_bench("snn_speed.py", "--method", method, "--checkpoint", SHIPPED, "--data-dir", tmp_path),
+             f"does not suit --method {method}")
 
 
 def test_a_text_file_named_npz_and_a_missing_record_checkpoint(tmp_path):
