@@ -129,3 +129,17 @@ def test_the_first_layer_goes_last_where_that_saves_a_chip_and_the_cores_stay_bi
     assert all("piece" in c.extra for c in cores if c.layer > 0)
     sim, agreement = simulate_and_compare(net, cores, images, batch_size=16)
     assert agreement["bit_exact"], agreement
+
+
+def test_the_poured_layer_takes_whole_free_blocks_the_largest_first():
+    from hardware.place import _pour
+
+    free = np.zeros(64, bool)
+    free[[1, 3, 6]] = True  # scattered holes in the first block of 16
+    free[16:32] = True  # one free aligned block of 16
+    free[40:44] = True  # and one of 4
+    poured = _pour(free, 21, 64)
+    assert poured.tolist() == [1, *range(16, 32), *range(40, 44)]
+    assert len(cube_cover(poured, 64)) == 3  # address order ([1, 3, 6, 16, ...]) needs more
+    assert len(cube_cover(np.flatnonzero(free)[:21], 64)) > 3
+    assert len(_pour(free, int(free.sum()), 64)) == free.sum()
