@@ -75,14 +75,13 @@ def work(args):
 
 def _work(args):
     ann = _load_ann(args)
-    _check_conversion(ann, args)  # a checkpoint of another method fails here, before any image is read
+    snn = _first_conversion(ann, args)  # a checkpoint of another method fails here, before any image is read
     images, labels = load_arrays("mnist", "test", args.data_dir)
     images = images.astype(np.float32)
     if args.method == "allint":
         return _allint(args, ann, images)
     if args.method == "rate":
         return _rate(args, ann, images)
-    snn = convert(ann, method="sg")
     timers = {
         "ANN": lambda: ann.predict(images, batch_size=args.batch_size, verbose=0),
         "SNN": lambda: snn.predict(images, batch_size=args.batch_size, verbose=0),
@@ -95,19 +94,19 @@ def _work(args):
         print(f"ratio {name} / ANN: {seconds[name] / seconds['ANN']:.2f} (target <= 1.1)")
 
 
-def _check_conversion(ann, args):
-    """Convert once with the method's first setting (rate: without calibration scales, which need
-    the training images); ConversionError if the checkpoint does not suit the method."""
+def _first_conversion(ann, args):
+    """The SNN of the method's first setting (rate: without calibration scales, which need the
+    training images); ConversionError if the checkpoint does not suit the method. The sg run
+    times this SNN; allint and rate convert again per setting."""
     if args.method == "allint":
         args.time_steps = args.time_steps or [4, 8, 16]
-        convert(ann, "allint", time_steps=args.time_steps[0])
-    elif args.method == "rate":
+        return convert(ann, "allint", time_steps=args.time_steps[0])
+    if args.method == "rate":
         from conversion.rate import convert_rate
 
         args.time_steps = args.time_steps or [32, 128]
-        convert_rate(ann, args.time_steps[0])
-    else:
-        convert(ann, method="sg")
+        return convert_rate(ann, args.time_steps[0])
+    return convert(ann, method="sg")
 
 
 def _allint(args, ann, images):

@@ -120,14 +120,11 @@ def _pour(free, count, space):
     (then in address order): each block is one multicast cube, so the poured layer's cores form
     few cubes (fewer host packets, fewer timers) where the holes allow."""
     taken = np.zeros(len(free), bool)
-    remaining = count
-    size = pow2(space)
-    while remaining and size:
-        if len(free) % size == 0:
-            open_ = (free & ~taken).reshape(-1, size).all(axis=1)
-            for block in np.flatnonzero(open_)[: remaining // size]:
-                taken[block * size:(block + 1) * size] = True
-            remaining = count - int(taken.sum())
+    size = space  # a power of two (chip_space), and `free` holds whole chips
+    while size and taken.sum() < count:
+        open_ = (free & ~taken).reshape(-1, size).all(axis=1)
+        for block in np.flatnonzero(open_)[: (count - int(taken.sum())) // size]:
+            taken[block * size:(block + 1) * size] = True
         size //= 2
     return np.flatnonzero(taken)
 
