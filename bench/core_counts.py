@@ -158,8 +158,9 @@ def _paibox_temporal(net, spec):
         result = paibox_temporal_count(net, spec.chip.delay_ticks)
     except Exception as err:  # PAIBox's own limits
         return f"; PAIBox fails: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
-    return (f"; PAIBox n_core_required {result['n_core_required']} ({result['construction']}; "
-            f"{result['seconds']} s)")
+    return (f"; PAIBox n_core_required {result['n_core_required']} with the timers, "
+            f"{result['n_core_required_host_controllers']} with the controllers sent by the host "
+            f"({result['construction']}; {result['seconds']} s)")
 
 
 def shipped_lenet(preset):

@@ -10,12 +10,16 @@ mapping is built here in PAIBox and run by PAIBox's `Simulator`:
   the sender's, so these registers are what sets the one-tick hop);
 - data synapses are the layer's own integer kernels (`Conv2d` per pair of groups, `FullConn`
   for dense layers in PAIBox's (C, H, W) order);
-- every controller group (hardware.temporal.Control: cancel, hold, correct<j>) is an InputProj
-  spike source that fires at its timers' ticks through a `FullConn` whose weights are each
-  channel's total split into int8 pieces. On the chip they are timer neurons in controller
-  cores; here only their spikes matter, and those are fixed by the windows.
+- every controller group (hardware.temporal.Control: cancel, hold, correct<j>) is driven by its
+  timers as on the chip (hardware.temporal.Timer): per run one PAIBox `LIF` group without inputs,
+  one neuron per controller axon, leak 1, threshold and hard reset of the Timer, starting one
+  tick before its layer, through a `FullConn` whose weights are each channel's total split into
+  int8 pieces. So PAIBox checks the timers' registers too, not only the ticks we want from them.
+  Each timer group also gets a zero-weight synapse from one silent input neuron: PAIBox's Mapper
+  gives cores only to neurons a synapse ends at. With `timers=False` the controllers are InputProj
+  spike sources firing at those ticks instead (controllers sent by the host).
 The encoder's burst enters through an InputProj at the ticks the host sends it (an InputProj's
-spikes are read in the same tick), and so do the controllers' spikes. Per layer the release spike trains are read back in our
+spikes are read in the same tick). Per layer the release spike trains are read back in our
 (H', W', C') order, and spikes in a store tick are counted.
 """
 import contextlib
@@ -42,31 +46,36 @@ def _controller_weights(total, channels, positions, weight_range=(-128, 127)):
 
 def paibox_temporal_count(net, delay=1):
     """PAIBox's Mapper on the referee's network (core estimate only): its n_core_required for the
-    same neurons, thresholds, leaks and synapses. The controllers' weights are split into 2-bit
-    pieces (-2 each), as on our cores, so that PAIBox sees the chip's weight width; their timers
-    are PAIBox input projections, i.e. off-chip, so they add no PAIBox core."""
+    same neurons, thresholds, leaks, synapses and timers, and (`n_core_required_host_controllers`)
+    for the same network with the controllers as input projections, i.e. sent by the host. The
+    controllers' weights are split into 2-bit pieces (-2 each), as on our cores, so that PAIBox
+    sees the chip's weight width."""
+    t0 = time.time()
+    counts = {timers: _mapper_cores(net, delay, timers) for timers in (True, False)}
+    return {"n_core_required": counts[True], "n_core_required_host_controllers": counts[False],
+            "construction": "the PAIBox referee's network (docs/hardware.md §8): one LIF group per layer and "
+                            "step, one per timer run, controllers' weights in 2 bits",
+            "seconds": round(time.time() - t0, 1)}
+
+
+def _mapper_cores(net, delay, timers):
     import paibox as pb
 
-    t0 = time.time()
     with contextlib.redirect_stdout(io.StringIO()):  # PAIBox prints its build steps
-        referee = PaiboxTemporalReferee(net, delay, control_range=(-2, 1))
+        referee = PaiboxTemporalReferee(net, delay, control_range=(-2, 1), timers=timers)
         mapper = pb.Mapper()
         mapper.build(referee.network)
-        info = mapper.compile(core_estimate_only=True)
-    return {"n_core_required": int(info["n_core_required"]),
-            "construction": "the PAIBox referee's network (docs/hardware.md §8): one LIF group per layer and "
-                            "step, controllers as input projections with 2-bit weights",
-            "seconds": round(time.time() - t0, 1)}
+        return int(mapper.compile(core_estimate_only=True)["n_core_required"])
 
 
 class PaiboxTemporalReferee:
     """Builds the PAIBox network once; `run(encoder_spikes)` -> per-layer release spike trains
     (B, L, n_out), as TemporalSimulator.run."""
 
-    def __init__(self, net, delay=1, control_range=(-128, 127)):
+    def __init__(self, net, delay=1, control_range=(-128, 127), timers=True):
         import paibox as pb
 
-        self.net, self.delay, self.control_range = net, delay, control_range
+        self.net, self.delay, self.control_range, self.timers = net, delay, control_range, timers
         self.windows = windows(net, delay)
         self.ticks = latency_ticks(net, delay)
         self._image = None  # (L0, C, H, W) of the image being simulated
@@ -83,7 +92,7 @@ class PaiboxTemporalReferee:
             self.probes.append(row)
 
     def _encoder_at(self, t):
-        tick = t - self.delay  # the host sent this tick's burst `delay` ticks earlier
+        tick = t - self.windows[0].start  # the burst reaches the first layer from its first store tick on
         if self._image is None or not 0 <= tick < len(self._image):
             return np.zeros(self._image.shape[1:] if self._image is not None else self._enc_shape, np.uint8)
         return self._image[tick]
@@ -100,6 +109,24 @@ class PaiboxTemporalReferee:
             def fire(t):
                 return np.full(count, int(t in ticks), np.uint8)
             return pb.InputProj(input=fire, shape_out=(count,), name=name)
+
+        ground = []  # [InputProj]: one silent neuron, created with the first timer
+
+        def drivers(control, win, count, name):
+            """[(driver, [other nodes])] firing `count` controller axons in the group's ticks. PAIBox's
+            Mapper gives cores only to neurons a synapse ends at, so every timer group also gets a
+            zero-weight synapse from a silent one-neuron input."""
+            if not referee.timers:
+                return [(window_source(name, count, set(control_ticks(control, win))), [])]
+            out = []
+            for ti, timer in enumerate(control.timers(win)):
+                neuron = pb.LIF((count,), threshold=timer.first, reset_v=timer.reset_v, leak_v=1,
+                                tick_wait_start=timer.tick_wait_start, tick_wait_end=timer.last, name=f"{name}_{ti}")
+                if not ground:
+                    ground.append(pb.InputProj(input=np.zeros(1, np.uint8), shape_out=(1,), name="ground" + tag))
+                out.append((neuron, [pb.FullConn(ground[0], neuron, np.zeros((1, count), np.int8),
+                                                 name=f"{name}_{ti}_ground")]))
+            return out
 
         class TemporalNet(pb.DynSysGroup):
             def __init__(self):
@@ -128,13 +155,15 @@ class PaiboxTemporalReferee:
                             if not len(weights):
                                 continue
                             kind = control.name
-                            timer = window_source(f"{kind}_{layer.name}_{gi}{tag}", len(weights),
-                                                  set(control_ticks(control, win)))
-                            nodes += [timer, pb.FullConn(timer, neuron, weights, name=f"{kind}_syn_{layer.name}_{gi}{tag}")]
+                            for di, (driver, others) in enumerate(drivers(control, win, len(weights),
+                                                                          f"{kind}_{layer.name}_{gi}{tag}")):
+                                nodes += [driver, *others, pb.FullConn(driver, neuron, weights,
+                                                                       name=f"{kind}_syn_{layer.name}_{gi}_{di}{tag}")]
                         layer_groups.append((step, channels, neuron))
                     groups.append(layer_groups)
                     sources = [(neuron, channels) for _, channels, neuron in layer_groups]
                     prev_shape = layer.out_shape
+                nodes += ground
                 for i, node in enumerate(nodes):  # PAIBox finds the nodes among the group's attributes
                     setattr(self, f"node{i}", node)
 

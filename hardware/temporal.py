@@ -9,14 +9,16 @@ How the windows are built from what a PAICORE core has (why, in docs/hardware.md
 - core registers tick_wait_start / tick_wait_end: a spike carries a relative tick, and a core
   reads it at its own local tick (global tick - tick_wait_start) equal to the sender's plus the
   delay (PAIBox's semantics), so a layer l hop later is one tick later only when its
-  tick_wait_start is one above the sender's: tick_wait_start = l + 1 for the l-th hidden layer
-  (0-based). Its cores then idle until the layer below releases, store for L_in ticks, release
-  for L and stop (so the count is capped at L): tick_wait_end = the last release tick + 1 -
+  tick_wait_start is one above the sender's: tick_wait_start = l + 2 for the l-th hidden layer
+  (0-based; not l + 1, so that its timer cores can start one tick earlier: HOST_FIRST_TICK).
+  Its cores then idle until the layer below releases, store for L_in ticks, release for L and
+  stop (so the count is capped at L): tick_wait_end = the last release tick + 1 -
   tick_wait_start;
 - neuron registers: positive threshold = step s (the linear reset subtracts it), a per-neuron
   leak lambda (added in every working tick), membranes from 0;
-- controller neurons (timers in controller cores, no input axons) on groups of extra axons per
-  core (`Control`), all with negative weights, the cheap sign of two's complement (-2 at 2 bits):
+- controller neurons (timers in controller cores, no input axons: `Timer`) on groups of extra
+  axons per core (`Control`), all with negative weights, the cheap sign of two's complement
+  (-2 at 2 bits):
   "cancel" axons fire in every working tick except the first release tick with weights summing
   to -lambda, "hold" axons in every store tick with weights summing to -a (a = the channel's sum
   of positive weights: by store tick t every burst input has sent at most t spikes, so no
@@ -53,19 +55,54 @@ class Control:
     total: np.ndarray  # (C',) int64
     phase: str  # "store", "not_release0" (every working tick but the first release tick), "release<j>"
 
-    def runs(self, window):
-        """The runs of consecutive ticks it fires in: one timer per run drives one of its axons, a
-        timer core working from the layer's tick_wait_start until the run's end (hardware.
-        temporal_report): "release" until the release starts, "end" until the window ends, or
-        "tick<t>" for a single tick whose timer would fire again before the window ends."""
+    def timers(self, window):
+        """The Timers that fire this group's axons (one timer per axon and multicast cube of each
+        Timer), in the layer's local ticks: "release" runs end where the release starts, "end" runs
+        where the window ends, "tick<t>" is a single tick whose timer would fire again too soon."""
+        local = window.local
         if self.phase == "not_release0":
-            return ("release", "end") if window.release > 1 else ("release",)
+            release = local(window.release_start)
+            before = Timer("release", window, 1, release - 1, run=True)
+            after = Timer("end", window, release + 1, window.tick_wait_end, run=True)
+            return (before, after) if window.release > 1 else (before,)
         if self.phase == "store":
-            return ("release",)
+            return (Timer("release", window, local(window.start), local(window.release_start) - 1, run=True),)
         (tick,) = control_ticks(self, window)
-        first = tick - window.tick_wait_start + 1  # its timer's threshold: the ticks until it fires
-        last = window.release_start + window.release - 1
-        return ("end",) if tick + first > last else (f"tick{tick}",)
+        first = local(tick)
+        if 2 * first > window.tick_wait_end:  # its second spike would come after the core stops
+            return (Timer("end", window, first, window.tick_wait_end, run=False),)
+        return (Timer(f"tick{tick}", window, first, first, run=True),)
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Registers of the timer neurons that drive one controller axon in a run of ticks: no input
+    axons, leak 1, threshold `first`, so the first spike comes in its local tick `first`; reset
+    to first - 1 (`run`: it then fires in every tick until its core stops) or to 0 (fires once,
+    its next spike would be at 2 x first, after the core's last tick). A timer core starts one
+    tick before its layer's cores, so by the relative-tick rule (module docstring) its local tick
+    u lands in the layer's local tick u, one global tick later; a timer core starting with its
+    layer would send into the tick being computed, and PAIBox then never delivers (tested).
+    Cores group timers by `name`."""
+
+    name: str
+    window: "Window"
+    first: int  # = threshold; the layer's local tick (1 = its tick_wait_start) of the first spike
+    last: int  # = the timer core's tick_wait_end: its local ticks run 1..last
+    run: bool
+
+    @property
+    def tick_wait_start(self):
+        return self.window.tick_wait_start - 1
+
+    @property
+    def reset_v(self):
+        return self.first - 1 if self.run else 0
+
+    def local_ticks(self):
+        """The timer's (and its layer's) local ticks it fires in."""
+        every = 1 if self.run else self.first
+        return range(self.first, self.last + 1, every)
 
 
 def control_ticks(control, window):
@@ -94,6 +131,10 @@ class Window:
     @property
     def tick_wait_end(self):  # the cores' register: working ticks, up to the last release tick
         return self.release_start + self.release - self.tick_wait_start
+
+    def local(self, tick):
+        """The cores' local tick (1 = their tick_wait_start) of a global tick."""
+        return tick - self.tick_wait_start + 1
 
 
 def extract_temporal(snn):
@@ -227,11 +268,18 @@ def offsets(layer, idle=1):
     return np.cumsum(tick_inputs(window, layer.leak.astype(np.int64), groups), axis=0)
 
 
+# The host sends the encoder's burst from this tick on. Not 0: a layer's timer cores start one tick
+# before it (Timer), and a core whose tick_wait_start is 0 never works, so the first hidden layer
+# starts at tick 2.
+HOST_FIRST_TICK = 1
+
+
 def windows(net, delay=1):
-    """Window of every layer: the encoder's spikes leave at ticks 0..L0-1 and arrive `delay` later."""
-    out, start, ticks = [], delay, net.encoder_levels
+    """Window of every layer: the encoder's spikes leave at ticks HOST_FIRST_TICK.. (L0 of them)
+    and arrive `delay` later."""
+    out, start, ticks = [], HOST_FIRST_TICK + delay, net.encoder_levels
     for index, layer in enumerate(net.layers):
-        w = Window(start, ticks, layer.neuron.fire_ticks, delay * (index + 1))
+        w = Window(start, ticks, layer.neuron.fire_ticks, HOST_FIRST_TICK + delay * (index + 1))
         out.append(w)
         start, ticks = w.release_start + delay, w.release
     return out
@@ -240,7 +288,7 @@ def windows(net, delay=1):
 def latency_ticks(net, delay=1):
     """Ticks from the first encoder spike to the end of the last release window."""
     last = windows(net, delay)[-1]
-    return last.release_start + last.release
+    return last.release_start + last.release - HOST_FIRST_TICK
 
 
 def control_axons(layer, width_range):

@@ -3,15 +3,16 @@
 Controller neurons are timers without input axons, in 1-bit cores of their own (`dendrites`
 neurons each). Each timer drives one controller axon address in a multicast cube of its layer's
 cores and fires in one run of consecutive ticks, so a controller group needs axons x runs x
-(cubes covering the layer's cores) timers (hardware.temporal.Control). A timer core works from
-its layer's tick_wait_start until the run's end: the release window's start (the cancel and hold
-runs before it) or the window's end (the cancel run after the first release tick, the single
-correction ticks). Its timers have leak 1 and a per-neuron threshold T, so they first fire T
-ticks after the core starts: a run to the core's last tick is a timer without reset (it then
-fires in every tick), a single tick one with reset to 0 (its second spike would come after the
-core stops; where it would come sooner, that timer gets a core of its own run). So the timers
-of one layer share cores per run end: ceil(timers / dendrites) each.
-They sit in cores the layers leave free (another chip only when none is left).
+(cubes covering the layer's cores) timers (hardware.temporal.Timer). A timer core starts one
+tick before its layer's cores (its local tick u lands in their local tick u) and works until the
+run's end: the release window's start (the cancel and hold runs before it) or the window's end
+(the cancel run after the first release tick, the single correction ticks). Its timers have
+leak 1 and a threshold T, so they first fire in local tick T; a run to the core's last tick is a
+timer reset to T - 1 (it then fires in every tick), a single tick one reset to 0 (its second
+spike would come after the core stops; where it would come sooner, that timer gets a core of its
+own run). So the timers of one layer share cores per run end: ceil(timers / dendrites) each.
+PAIBox's Simulator runs these registers (hardware.paibox_temporal). The timer cores sit in cores
+the layers leave free (another chip only when none is left).
 """
 from collections import Counter
 
@@ -36,14 +37,18 @@ def controllers(net, plans, cores, spec):
         addresses = [c.address for c in cores if c.layer == li and c.address is not None]
         kept = () if plan.spare_placed is None else plan.spare_placed  # kept empty for this layer's cubes
         cubes = len(cube_cover(addresses, space, spec.chip.multicast, kept)) if addresses else plan.cores
+        timers = [{"group": group.name, "core_group": timer.name, "neurons": int(weights.shape[1] * cubes),
+                   "tick_wait_start": timer.tick_wait_start, "tick_wait_end": timer.last,
+                   "threshold": timer.first, "reset_v": timer.reset_v, "leak": 1}
+                  for group, weights in control for timer in group.timers(window)]
         runs = Counter()
-        for group, weights in control:
-            for run in group.runs(window):
-                runs[run] += weights.shape[1] * cubes
+        for timer in timers:
+            runs[timer["core_group"]] += timer["neurons"]
         n_control = sum(weights.shape[1] for _, weights in control)
         rows.append({"layer": layer.name, "axons": {group.name: int(w.shape[1]) for group, w in control},
                      "cubes": int(cubes), "timers": int(sum(runs.values())),
                      "timer_cores": int(sum(-(-n // per_timer_core) for n in runs.values())),
+                     "timer_registers": timers,
                      "unscaled_channels": f"{layer.unscaled_channels}/{layer.out_shape[2]}",
                      "no_copy_cores_with_controllers": layer_bound(layer, spec.core, n_control, plan.width).cores,
                      "any_construction_bound": None if bound is None else {
@@ -62,9 +67,10 @@ def temporal_summary(net, plans, cores, spec, chips):
     wins = windows(net, delay)
     return {
         "latency_ticks": latency_ticks(net, delay),
-        "latency_note": "the host sends the encoder's burst in ticks 0..L0-1; the l-th hidden layer's cores "
-                        "start at tick l + 1 (a spike is read at the receiver's local tick equal to the sender's, "
-                        "plus the delay), idle until their input arrives, store for L_in ticks and release for L; "
+        "latency_note": "the host sends the encoder's burst in ticks 1..L0; the l-th hidden layer's cores "
+                        "start at tick l + 2 (a spike is read at the receiver's local tick equal to the sender's, "
+                        "plus the delay; its timer cores start one tick earlier, and tick_wait_start 0 never "
+                        "works), idle until their input arrives, store for L_in ticks and release for L; "
                         "the readout reads the last release window. One image per run: tick_wait_start/end "
                         "are one-shot",
         "windows": [{"layer": layer.name, "tick_wait_start": w.tick_wait_start, "tick_wait_end": w.tick_wait_end,

@@ -7,7 +7,7 @@ import pytest
 from conversion import convert
 from hardware import HardwareError, map_network, tiny_spec
 from hardware.partition import control_group
-from hardware.temporal import latency_ticks, windows
+from hardware.temporal import control_ticks, latency_ticks, windows
 from hardware.temporal_sim import TemporalSimulator, simulate_and_compare_temporal
 from models import build_model
 from tests.conversion.conftest import SMALL_ARCH, randomize_bn, random_images
@@ -46,8 +46,10 @@ def test_every_core_has_its_controller_axons_and_windows_follow_each_other(small
         assert set(np.unique(control_group(core.axon_src))) == set(range(-1, len(groups)))
         assert np.array_equal(core.theta, net.layers[core.layer].steps[core.neuron_ids % net.layers[core.layer].out_shape[2]])
     wins = windows(net)
-    assert wins[0].start == 1 and all(b.start == a.release_start + 1 for a, b in zip(wins, wins[1:]))
-    assert latency_ticks(net) == wins[-1].release_start + wins[-1].release
+    # the host sends from tick 1, so that the first layer's timer cores can start at tick 1
+    assert wins[0].start == 2 and all(b.start == a.release_start + 1 for a, b in zip(wins, wins[1:]))
+    assert [w.tick_wait_start for w in wins] == list(range(2, len(wins) + 2))
+    assert latency_ticks(net) == wins[-1].release_start + wins[-1].release - 1
 
 
 @pytest.mark.parametrize("group", ["cancel", "hold"])
@@ -67,7 +69,7 @@ def test_without_a_controller_group_neurons_fire_too_early(small_sr, group):
 
 def test_validator_rejects_windows_that_do_not_fit(small_sr):
     snn, _ = small_sr
-    with pytest.raises(HardwareError, match=r"layer act1: tick_wait_end: needs 8 \(from tick 1: 0 idle, store 4 \+ "
+    with pytest.raises(HardwareError, match=r"layer act1: tick_wait_end: needs 8 \(from tick 2: 0 idle, store 4 \+ "
                                             r"release 4 ticks\), limit 3"):
         map_network(snn, _tiny(tick_wait_bits=2), mapping="temporal")
 
@@ -117,6 +119,31 @@ def test_paibox_simulator_spike_trains_equal_ours(small_sr, control_range):
         np.testing.assert_array_equal(a, b)
 
 
+def test_timers_fire_in_their_groups_ticks(small_sr):
+    net, *_ = map_network(small_sr[0], _tiny(), mapping="temporal")
+    for layer, window in zip(net.layers, windows(net)):
+        for control in layer.controls:
+            timers = control.timers(window)
+            assert all(timer.tick_wait_start == window.tick_wait_start - 1 >= 1 for timer in timers)
+            fired = sorted(window.tick_wait_start - 1 + u for timer in timers for u in timer.local_ticks())
+            assert fired == sorted(control_ticks(control, window)), (layer.name, control.name)
+
+
+def test_paibox_drops_the_spikes_of_timers_that_start_with_their_layer(small_sr, monkeypatch):
+    """Why a timer core starts one tick before its layer: started with it, PAIBox never delivers
+    its spikes, and the layers fire in their store windows."""
+    from hardware.paibox_temporal import PaiboxTemporalReferee
+    from hardware.temporal import Timer
+
+    snn, images = small_sr
+    net, *_ = map_network(snn, "paicore", mapping="temporal")
+    encoded = net.probe.predict(images[:1], verbose=0)[net.encoder_name]
+    monkeypatch.setattr(Timer, "tick_wait_start", property(lambda timer: timer.window.tick_wait_start))
+    referee = PaiboxTemporalReferee(net)
+    referee.run(encoded)
+    assert referee.store_spikes > 0
+
+
 def test_paibox_counts_the_temporal_network_and_run_hardware_records_it(small_sr, tmp_path):
     from hardware import run_hardware
     from hardware.paibox_temporal import paibox_temporal_count
@@ -125,6 +152,7 @@ def test_paibox_counts_the_temporal_network_and_run_hardware_records_it(small_sr
     net, *_ = map_network(snn, "paicore", estimate_only=True, mapping="temporal")
     count = paibox_temporal_count(net)
     assert count["n_core_required"] >= len(net.layers)  # at least one PAIBox core per layer
+    assert count["n_core_required"] > count["n_core_required_host_controllers"]  # the timers take cores
     summary = run_hardware(snn, core="paicore", out_dir=tmp_path, estimate_only=True, mapping="temporal")
     assert summary["n_core_required"] == count["n_core_required"]
     assert summary["paibox_count"]["construction"] == count["construction"]
