@@ -1,7 +1,7 @@
 """PAIBox's own Simulator as the referee of our core simulators, on MNIST test images.
 
     SNN_DATA_DIR=../shared/data python bench/paibox_referee.py [--checkpoint M.keras] [--images 100]
-        [--mapping spatial|temporal]
+        [--mapping spatial|temporal] [--tiled]
 
 The shipped LeNet k1B2 (default) is converted with scatter-and-gather and mapped onto PAICORE;
 the first N test images go through the off-chip encoder (the SNN's own), then through our core
@@ -14,6 +14,11 @@ With --mapping temporal the model is converted with store-and-release and mapped
 tick simulator (hardware.temporal_sim) and PAIBox's Simulator on the network of
 hardware.paibox_temporal are compared spike train by spike train (every release tick of every
 neuron), and PAIBox's spikes inside store windows are counted (expected 0).
+
+With --tiled PAIBox runs the network that `--paibox export` compiles instead (one PAIBox group per
+tile of our partition, per reading tile, and for the temporal mapping per step, with timers of its
+own per tile: hardware.paibox_export.build_tiled_network, hardware.paibox_temporal_tiled), so the
+exported configuration is checked the same way.
 """
 import sys
 import time
@@ -43,6 +48,10 @@ def parse_args(argv=None):
     parser.add_argument("--checkpoint", default=str(REPO / "pretrained" / "lenet_mnist_k1B2" / "model.keras"))
     parser.add_argument("--images", type=positive_int, default=100)
     parser.add_argument("--mapping", choices=("spatial", "temporal"), default="spatial")
+    parser.add_argument("--tiled", action="store_true",
+                        help="referee the network the configuration export compiles (--paibox export: one PAIBox "
+                        "group per tile of our partition, timers per tile in the temporal one) instead of one "
+                        "group per layer")
     return parser.parse_args(argv)
 
 
@@ -55,8 +64,10 @@ def work(args):
     t0 = time.perf_counter()
     ours = ours_of(net, cores, encoded)
     ours_s = time.perf_counter() - t0
-    referee = referee_of(net)
+    referee = TILED[args.mapping](net, cores) if args.tiled else referee_of(net)
+    t1 = time.perf_counter()
     theirs = referee.run(encoded)
+    theirs_s = time.perf_counter() - t1
     total = 0
     for index, (layer, a, b) in enumerate(zip(net.layers, ours, theirs)):
         differ = int(np.sum(a != b))
@@ -66,9 +77,10 @@ def work(args):
               f"spikes ours {int(a.sum()):,}, PAIBox {int(b.sum()):,}")
     store = (f", {referee.store_spikes} PAIBox spikes in store windows" if hasattr(referee, "store_spikes")
              else "")
-    print(f"{len(images)} images, {args.mapping}: {total} differing {unit} in total{store}; our simulator "
-          f"{ours_s:.2f} s, PAIBox Simulator {referee.seconds:.2f} s; ratio PAIBox / ours "
-          f"{referee.seconds / max(ours_s, 1e-9):.1f}")
+    built = "tiled, as exported" if args.tiled else "one group per layer"
+    print(f"{len(images)} images, {args.mapping} ({built}): {total} differing {unit} in total{store}; our "
+          f"simulator {ours_s:.2f} s, PAIBox Simulator {theirs_s:.2f} s; ratio PAIBox / ours "
+          f"{theirs_s / max(ours_s, 1e-9):.1f}")
 
 
 def _spatial_counts(net, cores, encoded):
@@ -87,6 +99,19 @@ def _temporal_referee(net):
     return PaiboxTemporalReferee(net)
 
 
+def _tiled_spatial_referee(net, cores):
+    from hardware.paibox_sim import TiledPaiboxReferee
+
+    return TiledPaiboxReferee(net, cores)
+
+
+def _tiled_temporal_referee(net, cores):
+    from hardware.paibox_temporal_tiled import TiledTemporalReferee
+
+    return TiledTemporalReferee(net, cores)
+
+
+TILED = {"spatial": _tiled_spatial_referee, "temporal": _tiled_temporal_referee}
 # mapping -> (conversion method, our simulator, PAIBox referee, what is compared)
 MAPPINGS = {"spatial": ("sg", _spatial_counts, PaiboxReferee, "neuron counts"),
             "temporal": ("sr", _temporal_trains, _temporal_referee, "spike-train entries (neuron x release tick)")}

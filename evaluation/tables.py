@@ -31,4 +31,8 @@ def hardware_line(core, result, report_path):
         line += "; energy not estimated (the core file gives no energy_per_sop_pj)"
     if result.get("agreement") is not None:
         line += f"; core simulation agrees with the Keras SNN on {result['agreement']}/{result['num_images']} images"
+    if result.get("paibox_export"):
+        line += f"; PAIBox configuration in {result['paibox_export']['dir']}"
+    elif result.get("paibox_export_error"):
+        line += "; PAIBox's export failed (paibox_export_error in the report)"
     return line + f"; report {report_path}"

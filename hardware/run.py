@@ -84,11 +84,13 @@ def run_hardware(snn, images=None, labels=None, core="paicore", out_dir=".", num
         summary.update(temporal_summary(net, plans, cores, spec, chips))
         if paibox and spec.name == "paicore":
             summary.update(_paibox_temporal(net, spec))
-        paibox = False  # PAIBox's export builds the spatial network
-        summary["paibox_note"] = "the PAIBox export builds the spatial (scatter-and-gather) network only"
+            if paibox_export_files and not estimate_only:
+                summary.update(_paibox_temporal_export(net, cores, spec, out_dir))
+            summary["paibox_note"] = "PAIBox gets the temporal referee's network, timers included (hardware.paibox_temporal)"
+    spatial_paibox = paibox and mapping != "temporal"  # the build below is the spatial network's
     summary["estimate_only"] = bool(estimate_only)
     summary.update(agreement or {"num_images": 0, "agreement": None})
-    if paibox and spec.name == "paicore":
+    if spatial_paibox and spec.name == "paicore":
         summary.update(_paibox(net, cores, out_dir, estimate_only or not paibox_export_files))
     else:
         summary.setdefault("n_core_required", None)
@@ -113,6 +115,15 @@ def _paibox_temporal(net, spec):
         return {"n_core_required": count["n_core_required"], "paibox_count": count}
     except Exception as exc:  # PAIBox's own limits: record them, do not fail the run
         return {"n_core_required": None, "paibox_count_error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def _paibox_temporal_export(net, cores, spec, out_dir):
+    from hardware.paibox_temporal_tiled import paibox_temporal_export
+
+    try:
+        return {"paibox_export": paibox_temporal_export(net, cores, out_dir, spec.chip.delay_ticks)}
+    except Exception as exc:  # PAIBox's own limits: record them, do not fail the run
+        return {"paibox_export_error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def _paibox_quiet(net, cores, out_dir, count_only):

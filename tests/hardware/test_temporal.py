@@ -13,16 +13,6 @@ from models import build_model
 from tests.conversion.conftest import SMALL_ARCH, randomize_bn, random_images
 
 
-@pytest.fixture(scope="module")
-def small_sr():
-    keras.utils.set_random_seed(5)
-    rng = np.random.default_rng(5)
-    model = build_model(SMALL_ARCH, dataset="mnist", k=1, B=2)
-    images = random_images(rng, 24)
-    randomize_bn(model, images, rng)
-    return convert(model, method="sr"), images
-
-
 def _tiny(**core):
     return tiny_spec(axons=128, dendrites=64, max_lcn=4, grid=(4, 4), **core)
 

@@ -7,7 +7,7 @@ from hardware import map_network, tiny_spec
 from hardware.network import CoreLayer, NeuronModel
 from hardware.partition import control_group
 from hardware.temporal_bound import jumps, layer_temporal_bound, temporal_bound
-from tests.hardware.test_temporal import _tiny, small_sr  # noqa: F401  (the module's SR network fixture)
+from tests.hardware.test_temporal import _tiny
 
 
 def _dense(columns, t0, store=4, release=4):
@@ -45,7 +45,7 @@ def test_padding_shrinks_the_jump_at_the_edges():
     assert jumps(layer)[:, :, 0].tolist() == [[3, 5, 3], [5, 8, 5], [3, 5, 3]]
 
 
-def test_the_plan_needs_at_least_the_bound_and_the_exact_construction_has_the_axons(small_sr):  # noqa: F811
+def test_the_plan_needs_at_least_the_bound_and_the_exact_construction_has_the_axons(small_sr):
     """Our construction simulates bit-exactly (test_temporal.py), so by the argument every core has
     at least ceil(J / 2^(width-1)) controller axons for each of its neurons, and no plan beats the bound."""
     snn, _ = small_sr

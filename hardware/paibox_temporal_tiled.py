@@ -1,0 +1,205 @@
+"""The temporal mapping's PAIBox configuration export, tiled like the spatial one (docs/hardware.md §9).
+
+PAIBox's Mapper turns the referee's network (hardware.paibox_temporal: one LIF group per layer
+and step) into core blocks as wide as a layer's whole input, so on the shipped LeNet one of its
+routing groups needs 1,024 cores, more than a chip. As for the spatial export
+(hardware.paibox_export.build_tiled_network), the Mapper is given only small merged groups:
+
+- every tile of our temporal partition is its own LIF groups, one per distinct step among its
+  channels (PAIBox takes one threshold per group), with the §7 registers: threshold s, linear
+  reset, the per-neuron leak, the layer's tick_wait_start / tick_wait_end;
+- a first-layer tile is fed by its own input projection (its receptive field, sent by the host);
+  a deeper tile by a `FullConn` from every step group of each tile below it reads, with the
+  weights of our cores' tables; a tile read by k tiles of the next layer is built k times (one
+  copy per reader), so that no group is the source of two readers;
+- every tile has timers of its own (hardware.temporal.Timer, one LIF group per controller group
+  and run, one neuron per controller axon, the weights of the tile's controller rows) and a silent
+  one-neuron input projection with a zero-weight synapse to each of them (PAIBox gives cores only to
+  neurons a synapse ends at). Sharing timers or that input between tiles would merge the tiles.
+
+`TiledTemporalReferee` runs the same network in PAIBox's Simulator, so the export is checked
+against our tick simulator spike train by spike train.
+"""
+import contextlib
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hardware.paibox_export import _BUILDS, _readers, _tiles
+from hardware.partition import control_group
+from hardware.temporal import windows
+
+
+def _control_rows(net, cores):
+    """Per layer, per tile (in _tiles' order): [(Control, weights (K, tile's primary neurons))]."""
+    by_tile = [dict() for _ in net.layers]
+    for core in cores:
+        by_tile[core.layer].setdefault(core.index[:2], []).append(core)
+    out = []
+    for li, tiles in enumerate(by_tile):
+        controls = net.layers[li].controls
+        rows = []
+        for key in sorted(tiles):
+            group = tiles[key]
+            groups = control_group(group[0].axon_src)
+            rows.append([(control, np.concatenate([c.weights[groups == g][:, c.copy == 0] for c in group], axis=1))
+                         for g, control in enumerate(controls)])
+        out.append(rows)
+    return out
+
+
+def build_tiled_temporal_network(net, cores, delay=1, source=None):
+    """(pb.DynSysGroup, {InputProj name: encoder neuron ids it carries}, per layer [(LIF attribute
+    name, our neuron ids of its neurons)] for the first copy of every tile and step group).
+    `source(t, ids)`: the encoder spikes of neurons `ids` at PAIBox tick t (a Simulator run); None
+    for the export (the host sends them)."""
+    import paibox as pb
+
+    tiles = _tiles(net, cores)
+    control = _control_rows(net, cores)
+    wins = windows(net, delay)
+    depth = len(net.layers)
+    readers = [_readers(tiles[li], tiles[li + 1], net.layers[li].n_out) for li in range(depth - 1)]
+    readers.append([[None] for _ in tiles[-1]])  # the last layer: read by the off-chip readout
+    tag = f"_tt{next(_BUILDS)}"
+    input_map, outputs = {}, [[] for _ in net.layers]
+
+    class TiledTemporalNet(pb.DynSysGroup):
+        def __init__(self):
+            super().__init__()
+            made = {}  # (layer, tile, reader) -> [(LIF group, columns of the tile)]
+            for li, (layer, win) in enumerate(zip(net.layers, wins)):
+                channels = layer.out_shape[2]
+                for t, (in_ids, out_ids, w) in enumerate(tiles[li]):
+                    steps = layer.steps[out_ids % channels]
+                    groups = [np.flatnonzero(steps == d) for d in np.unique(steps)]
+                    copies = []
+                    for r in readers[li][t]:
+                        made[li, t, r] = []
+                        for gi, cols in enumerate(groups):
+                            name = f"{layer.name}_tile{t}_s{gi}" + ("" if r is None else f"_for{r}") + tag
+                            leak = layer.leak[out_ids[cols] % channels].astype(np.int64)
+                            node = pb.LIF((len(cols),), threshold=int(steps[cols[0]]), reset_v=None,
+                                          bias=int(leak[0]) if leak.size == 1 else leak,
+                                          tick_wait_start=win.tick_wait_start, tick_wait_end=win.tick_wait_end,
+                                          name=name)
+                            setattr(self, name, node)
+                            made[li, t, r].append((node, cols))
+                        copies.extend(made[li, t, r])
+                    outputs[li].extend((node.name, out_ids[cols]) for node, cols in made[li, t, readers[li][t][0]])
+                    self._add_timers(layer, win, t, control[li][t], copies)
+                    if li == 0:  # one input projection per tile: its receptive field
+                        inp = pb.InputProj(input=None if source is None else _fed(source, in_ids),
+                                           shape_out=(len(in_ids),), name=f"input_tile{t}" + tag)
+                        setattr(self, inp.name, inp)
+                        input_map[inp.name] = in_ids
+                        for node, cols in copies:
+                            self._add_synapse(inp, node, w[:, cols])
+                        continue
+                    row = {int(s): i for i, s in enumerate(in_ids)}
+                    for s, (_, src_ids, _) in enumerate(tiles[li - 1]):
+                        if t not in readers[li - 1][s]:
+                            continue
+                        for src, src_cols in made[li - 1, s, t]:
+                            rows = np.array([row.get(int(i), -1) for i in src_ids[src_cols]])
+                            ws = np.where((rows >= 0)[:, None], w[np.maximum(rows, 0)], 0).astype(np.int8)
+                            for node, cols in copies:
+                                self._add_synapse(src, node, ws[:, cols])
+
+        def _add_synapse(self, src, node, weights):
+            name = f"syn_{src.name}_{node.name}"
+            setattr(self, name, pb.FullConn(src, node, weights.astype(np.int8), name=name))
+
+        def _add_timers(self, layer, win, t, rows, copies):
+            ground = None
+            for control, weights in rows:
+                if not len(weights):
+                    continue
+                for ti, timer in enumerate(control.timers(win)):
+                    name = f"{control.name}_{layer.name}_tile{t}_{ti}" + tag
+                    node = pb.LIF((len(weights),), threshold=timer.first, reset_v=timer.reset_v, leak_v=1,
+                                  tick_wait_start=timer.tick_wait_start, tick_wait_end=timer.last, name=name)
+                    setattr(self, name, node)
+                    if ground is None:
+                        ground = pb.InputProj(input=np.zeros(1, np.uint8), shape_out=(1,),
+                                              name=f"ground_{layer.name}_tile{t}" + tag)
+                        setattr(self, ground.name, ground)
+                    self._add_synapse(ground, node, np.zeros((1, len(weights))))
+                    for target, cols in copies:
+                        self._add_synapse(node, target, weights[:, cols])
+
+    return TiledTemporalNet(), input_map, outputs
+
+
+def paibox_temporal_export(net, cores, out_dir, delay=1):
+    """Compile the tiled temporal network with PAIBox's Mapper and export its configuration to
+    out_dir/paibox (input_map.npz: per input projection, the encoder neuron ids it carries)."""
+    import paibox as pb
+
+    out = Path(out_dir) / "paibox"
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with contextlib.redirect_stdout(io.StringIO()):  # PAIBox prints its build steps
+        network, input_map, _ = build_tiled_temporal_network(net, cores, delay)
+        mapper = pb.Mapper()
+        mapper.build(network)
+        info = mapper.compile()
+        mapper.export(fp=out, format="bin", use_hw_sim=True)
+    np.savez(out / "input_map.npz", **input_map)
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    return {"exported_layers": [layer.name for layer in net.layers], "construction": "tiled temporal, timers per tile",
+            "input_projections": len(input_map), "n_core_required": int(info["n_core_required"]),
+            "n_core_occupied": int(info["n_core_occupied"]), "dir": str(out), "files": files,
+            "seconds": round(time.time() - t0, 1)}
+
+
+class TiledTemporalReferee:
+    """The tiled temporal network in PAIBox's Simulator; `run(encoder_spikes)` -> per-layer release
+    spike trains (B, L, n_out), as hardware.temporal_sim.TemporalSimulator.run."""
+
+    def __init__(self, net, cores, delay=1):
+        import paibox as pb
+
+        self.net, self.windows = net, windows(net, delay)
+        self._image = None  # (L0, our encoder neuron ids) of the image being simulated
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.network, self.input_map, self.outputs = build_tiled_temporal_network(net, cores, delay, self._at)
+        self.sim = pb.Simulator(self.network)
+        self.probes = [[(pb.Probe(getattr(self.network, name), "spike"), ids) for name, ids in layer]
+                       for layer in self.outputs]
+        for layer in self.probes:
+            for probe, _ in layer:
+                self.sim.add_probe(probe)
+        self.store_spikes = 0
+
+    def run(self, encoder_spikes):
+        spikes = np.asarray(encoder_spikes).astype(np.uint8)
+        ticks = self.windows[-1].release_start + self.windows[-1].release - 1
+        out = [[] for _ in self.net.layers]
+        for image in spikes:
+            self._image = image.reshape(len(image), -1)
+            self.sim.reset()
+            self.sim.run(ticks)
+            for li, (layer, win) in enumerate(zip(self.net.layers, self.windows)):
+                trains = np.zeros((win.release, layer.n_out), np.int64)
+                for probe, ids in self.probes[li]:
+                    data = np.asarray(self.sim.data[probe]).reshape(ticks, -1)  # timestamp t at t - 1
+                    self.store_spikes += int(data[:win.release_start - 1].sum())
+                    trains[:, ids] = data[win.release_start - 1:win.release_start - 1 + win.release]
+                out[li].append(trains)
+        return [np.stack(trains) for trains in out]
+
+
+    def _at(self, t, ids):
+        tick = t - self.windows[0].start  # the burst reaches the first layer from its first store tick on
+        if self._image is None or not 0 <= tick < len(self._image):
+            return np.zeros(len(ids), np.uint8)
+        return self._image[tick, ids]
+
+
+def _fed(source, ids):
+    def fire(t):
+        return source(t, ids)
+    return fire
