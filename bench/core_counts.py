@@ -151,7 +151,8 @@ def _bound_cores(row):
 
 
 def _paibox_temporal(net, spec):
-    """PAIBox's Mapper on the same neurons and synapses (hardware.paibox_temporal); about 40 s on the VGG."""
+    """PAIBox's Mapper on the same neurons, synapses and timers, and with host controllers instead
+    (hardware.paibox_temporal): two compiles, about 2 minutes on the VGG."""
     from hardware.paibox_temporal import paibox_temporal_count
 
     try:
