@@ -132,16 +132,20 @@ def _edge_name(edge):
 # field as axons.
 
 
-def _tiles(net, cores):
-    """Per layer, [(in_ids, out_ids, W (in, out))] of every tile: primary neurons, axon order."""
+def tile_cores(net, cores):
+    """Per layer, per tile (in tile order): the list of its cores."""
     tiles = [dict() for _ in net.layers]
     for core in cores:
         tiles[core.layer].setdefault(core.index[:2], []).append(core)
+    return [[by_tile[key] for key in sorted(by_tile)] for by_tile in tiles]
+
+
+def _tiles(net, cores):
+    """Per layer, [(in_ids, out_ids, W (in, out))] of every tile: primary neurons, axon order."""
     out = []
-    for li, by_tile in enumerate(tiles):
+    for li, layer_groups in enumerate(tile_cores(net, cores)):
         layer_tiles = []
-        for key in sorted(by_tile):
-            group = by_tile[key]
+        for group in layer_groups:
             used = group[0].axon_src >= 0
             if any(not np.array_equal(c.axon_src, group[0].axon_src) for c in group):
                 raise ValueError(f"{net.layers[li].name}: the cores of one tile must share their axons")
@@ -164,6 +168,15 @@ def _readers(lower, upper, n):
     return readers
 
 
+def tiles_and_readers(net, cores):
+    """(per layer the _tiles, per layer and tile the tiles of the next layer reading it; None for
+    the last layer's, read by the off-chip readout)."""
+    tiles = _tiles(net, cores)
+    readers = [_readers(tiles[li], tiles[li + 1], net.layers[li].n_out) for li in range(len(net.layers) - 1)]
+    readers.append([[None] for _ in tiles[-1]])
+    return tiles, readers
+
+
 def build_tiled_network(net, cores):
     """A pb.DynSysGroup with every hidden layer, one LIF group per (tile, reading tile); returns
     (network, {InputProj name: encoder sub-neuron ids it carries}, per layer [(LIF attribute
@@ -171,10 +184,7 @@ def build_tiled_network(net, cores):
     groups per layer (copies included)."""
     import paibox as pb
 
-    tiles = _tiles(net, cores)
-    depth = len(net.layers)
-    readers = [_readers(tiles[li], tiles[li + 1], net.layers[li].n_out) for li in range(depth - 1)]
-    readers.append([[None] for _ in tiles[-1]])  # the last layer: read by the off-chip readout
+    tiles, readers = tiles_and_readers(net, cores)
     tag = f"_t{next(_BUILDS)}"
     input_map, outputs = {}, [[] for _ in net.layers]
 
@@ -219,21 +229,25 @@ def build_tiled_network(net, cores):
 def paibox_export_tiled(net, cores, out_dir):
     """Compile every hidden layer (build_tiled_network) with PAIBox's Mapper and export its
     configuration; input_map.npz gives, per input projection, the encoder sub-neuron ids."""
-    import paibox as pb
-
     out = Path(out_dir) / "paibox"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     network, input_map, outputs, nodes = build_tiled_network(net, cores)
+    return {**compile_and_export(network, input_map, net, out, t0), "construction": "tiled",
+            "paibox_nodes_per_layer": dict(zip((l.name for l in net.layers), nodes))}
+
+
+def compile_and_export(network, input_map, net, out, started):
+    """PAIBox's Mapper compiles `network` and exports its configuration into `out`, with
+    input_map.npz (per input projection, the encoder neuron ids it carries); what it reports."""
+    import paibox as pb
+
     mapper = pb.Mapper()
     mapper.build(network)
     info = mapper.compile()
     mapper.export(fp=out, format="bin", use_hw_sim=True)
     np.savez(out / "input_map.npz", **input_map)
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    return {"exported_layers": [layer.name for layer in net.layers], "construction": "tiled",
-            "paibox_nodes_per_layer": dict(zip((l.name for l in net.layers), nodes)),
-            "input_projections": len(input_map),
-            "n_core_required": int(info["n_core_required"]),
-            "n_core_occupied": int(info["n_core_occupied"]), "dir": str(out), "files": files,
-            "seconds": round(time.time() - t0, 1)}
+    return {"exported_layers": [layer.name for layer in net.layers], "input_projections": len(input_map),
+            "n_core_required": int(info["n_core_required"]), "n_core_occupied": int(info["n_core_occupied"]),
+            "dir": str(out), "files": files, "seconds": round(time.time() - started, 1)}

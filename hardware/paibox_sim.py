@@ -60,6 +60,18 @@ class PaiboxReferee:
         return [np.stack(layer_counts) for layer_counts in out]
 
 
+def spike_probes(sim, network, outputs):
+    """Per layer [(PAIBox spike probe, our neuron ids)] of the groups named in `outputs` (per layer
+    [(attribute name of the group in `network`, ids)]), added to `sim`."""
+    import paibox as pb
+
+    probes = [[(pb.Probe(getattr(network, name), "spike"), ids) for name, ids in layer] for layer in outputs]
+    for layer in probes:
+        for probe, _ in layer:
+            sim.add_probe(probe)
+    return probes
+
+
 class TiledPaiboxReferee:
     """The export's tiled network (hardware.paibox_export.build_tiled_network) in PAIBox's
     Simulator: every input projection gets its tile's encoder sub-neuron spikes, and each tile's
@@ -74,11 +86,7 @@ class TiledPaiboxReferee:
         with contextlib.redirect_stdout(io.StringIO()):
             self.network, self.input_map, self.outputs, _ = build_tiled_network(net, cores)
         self.sim = pb.Simulator(self.network)
-        self.probes = [[(pb.Probe(getattr(self.network, name), "spike"), ids) for name, ids in layer]
-                       for layer in self.outputs]
-        for layer in self.probes:
-            for probe, _ in layer:
-                self.sim.add_probe(probe)
+        self.probes = spike_probes(self.sim, self.network, self.outputs)
 
     def run(self, encoder_counts):
         """encoder_counts (B, 1, H, W, C) -> [counts per layer, (B, H', W', C') or (B, C')]."""

@@ -27,22 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware.paibox_export import _BUILDS, _readers, _tiles
+from hardware.paibox_export import _BUILDS, compile_and_export, tile_cores, tiles_and_readers
+from hardware.paibox_sim import spike_probes
 from hardware.partition import control_group
 from hardware.temporal import windows
 
 
 def _control_rows(net, cores):
-    """Per layer, per tile (in _tiles' order): [(Control, weights (K, tile's primary neurons))]."""
-    by_tile = [dict() for _ in net.layers]
-    for core in cores:
-        by_tile[core.layer].setdefault(core.index[:2], []).append(core)
+    """Per layer, per tile (in tile order): [(Control, weights (K, tile's primary neurons))]."""
     out = []
-    for li, tiles in enumerate(by_tile):
+    for li, layer_groups in enumerate(tile_cores(net, cores)):
         controls = net.layers[li].controls
         rows = []
-        for key in sorted(tiles):
-            group = tiles[key]
+        for group in layer_groups:
             groups = control_group(group[0].axon_src)
             rows.append([(control, np.concatenate([c.weights[groups == g][:, c.copy == 0] for c in group], axis=1))
                          for g, control in enumerate(controls)])
@@ -57,12 +54,9 @@ def build_tiled_temporal_network(net, cores, delay=1, source=None):
     for the export (the host sends them)."""
     import paibox as pb
 
-    tiles = _tiles(net, cores)
+    tiles, readers = tiles_and_readers(net, cores)
     control = _control_rows(net, cores)
     wins = windows(net, delay)
-    depth = len(net.layers)
-    readers = [_readers(tiles[li], tiles[li + 1], net.layers[li].n_out) for li in range(depth - 1)]
-    readers.append([[None] for _ in tiles[-1]])  # the last layer: read by the off-chip readout
     tag = f"_tt{next(_BUILDS)}"
     input_map, outputs = {}, [[] for _ in net.layers]
 
@@ -136,23 +130,13 @@ def build_tiled_temporal_network(net, cores, delay=1, source=None):
 def paibox_temporal_export(net, cores, out_dir, delay=1):
     """Compile the tiled temporal network with PAIBox's Mapper and export its configuration to
     out_dir/paibox (input_map.npz: per input projection, the encoder neuron ids it carries)."""
-    import paibox as pb
-
     out = Path(out_dir) / "paibox"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     with contextlib.redirect_stdout(io.StringIO()):  # PAIBox prints its build steps
         network, input_map, _ = build_tiled_temporal_network(net, cores, delay)
-        mapper = pb.Mapper()
-        mapper.build(network)
-        info = mapper.compile()
-        mapper.export(fp=out, format="bin", use_hw_sim=True)
-    np.savez(out / "input_map.npz", **input_map)
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    return {"exported_layers": [layer.name for layer in net.layers], "construction": "tiled temporal, timers per tile",
-            "input_projections": len(input_map), "n_core_required": int(info["n_core_required"]),
-            "n_core_occupied": int(info["n_core_occupied"]), "dir": str(out), "files": files,
-            "seconds": round(time.time() - t0, 1)}
+        result = compile_and_export(network, input_map, net, out, t0)
+    return {**result, "construction": "tiled temporal, timers per tile"}
 
 
 class TiledTemporalReferee:
@@ -167,11 +151,7 @@ class TiledTemporalReferee:
         with contextlib.redirect_stdout(io.StringIO()):
             self.network, self.input_map, self.outputs = build_tiled_temporal_network(net, cores, delay, self._at)
         self.sim = pb.Simulator(self.network)
-        self.probes = [[(pb.Probe(getattr(self.network, name), "spike"), ids) for name, ids in layer]
-                       for layer in self.outputs]
-        for layer in self.probes:
-            for probe, _ in layer:
-                self.sim.add_probe(probe)
+        self.probes = spike_probes(self.sim, self.network, self.outputs)
         self.store_spikes = 0
 
     def run(self, encoder_spikes):
