@@ -21,4 +21,8 @@ def saved():
 def test_legacy_snn_loads_and_computes_the_same(saved, name):
     snn = keras.saving.load_model(FIXTURES / f"{name}.keras")
     assert len(snn.layers) == len(saved[name + ":classes"])
-    np.testing.assert_array_equal(np.asarray(snn.predict(saved["images"], verbose=0)), saved[name])
+    logits = np.asarray(snn.predict(saved["images"], verbose=0))
+    # The float readout's last bits depend on the CPU's kernels (the fixtures were written on
+    # another machine); one spike more or less in a counted layer moves a logit by far more.
+    np.testing.assert_allclose(logits, saved[name], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(np.argmax(logits, axis=-1), np.argmax(saved[name], axis=-1))
