@@ -32,6 +32,26 @@ from hardware.paibox_export import _BUILDS, _dense_weights, _kernel_oihw
 from hardware.temporal import _split, control_ticks, latency_ticks, windows
 
 
+def timer_group(pb, timer, count, name):
+    """A PAIBox LIF group of `count` timers with the registers of `timer` (hardware.temporal.Timer)."""
+    return pb.LIF((count,), threshold=timer.first, reset_v=timer.reset_v, leak_v=1,
+                  tick_wait_start=timer.tick_wait_start, tick_wait_end=timer.last, name=name)
+
+
+def burst_at(image, window, t):
+    """The encoder's spikes (L0, ...) of `image` that the first layer reads at PAIBox tick t (from its
+    first store tick on), None outside the burst."""
+    tick = t - window.start
+    return image[tick] if image is not None and 0 <= tick < len(image) else None
+
+
+def store_and_release(data, window):
+    """(spikes in idle and store ticks, (L, ...) release ticks) of a probe's (ticks, ...) spikes, the
+    spikes of tick t at t - 1; no spike may leave before the release."""
+    first = window.release_start - 1
+    return int(data[:first].sum()), data[first:first + window.release]
+
+
 def _groups(steps):
     """[(step, channel indices)] of one layer, one per distinct step."""
     return [(int(d), np.flatnonzero(steps == d)) for d in np.unique(steps)]
@@ -92,10 +112,8 @@ class PaiboxTemporalReferee:
             self.probes.append(row)
 
     def _encoder_at(self, t):
-        tick = t - self.windows[0].start  # the burst reaches the first layer from its first store tick on
-        if self._image is None or not 0 <= tick < len(self._image):
-            return np.zeros(self._image.shape[1:] if self._image is not None else self._enc_shape, np.uint8)
-        return self._image[tick]
+        spikes = burst_at(self._image, self.windows[0], t)
+        return np.zeros(self._enc_shape, np.uint8) if spikes is None else spikes
 
     def _build(self, pb):
         net, wins, tag = self.net, self.windows, f"_t{next(_BUILDS)}"
@@ -120,8 +138,7 @@ class PaiboxTemporalReferee:
                 return [(window_source(name, count, set(control_ticks(control, win))), [])]
             out = []
             for ti, timer in enumerate(control.timers(win)):
-                neuron = pb.LIF((count,), threshold=timer.first, reset_v=timer.reset_v, leak_v=1,
-                                tick_wait_start=timer.tick_wait_start, tick_wait_end=timer.last, name=f"{name}_{ti}")
+                neuron = timer_group(pb, timer, count, f"{name}_{ti}")
                 if not ground:
                     ground.append(pb.InputProj(input=np.zeros(1, np.uint8), shape_out=(1,), name="ground" + tag))
                 out.append((neuron, [pb.FullConn(ground[0], neuron, np.zeros((1, count), np.int8),
@@ -189,10 +206,8 @@ class PaiboxTemporalReferee:
         trains = np.zeros((win.release, ho, wo, co), np.int64)
         for (step, channels, _), probe in zip(self.groups[li], self.probes[li]):
             data = np.asarray(self.sim.data[probe])  # (ticks, neurons of the group), timestamp t at t - 1
-            data = data.reshape(len(data), len(channels), ho, wo)
-            store = data[:win.release_start - 1]  # idle and store ticks: no spike may leave before the release
-            self.store_spikes += int(store.sum())
-            release = data[win.release_start - 1:win.release_start - 1 + win.release]
+            early, release = store_and_release(data.reshape(len(data), len(channels), ho, wo), win)
+            self.store_spikes += early
             trains[:, :, :, channels] = release.transpose(0, 2, 3, 1)
         return trains.reshape(win.release, -1)
 

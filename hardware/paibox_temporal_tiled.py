@@ -2,7 +2,7 @@
 
 PAIBox's Mapper turns the referee's network (hardware.paibox_temporal: one LIF group per layer
 and step) into core blocks as wide as a layer's whole input, so on the shipped LeNet one of its
-routing groups needs 1,024 cores, more than a chip. As for the spatial export
+routing groups is larger than a chip. As for the spatial export
 (hardware.paibox_export.build_tiled_network), the Mapper is given only small merged groups:
 
 - every tile of our temporal partition is its own LIF groups, one per distinct step among its
@@ -29,6 +29,7 @@ import numpy as np
 
 from hardware.paibox_export import _BUILDS, compile_and_export, tile_cores, tiles_and_readers
 from hardware.paibox_sim import spike_probes
+from hardware.paibox_temporal import burst_at, store_and_release, timer_group
 from hardware.partition import control_group
 from hardware.temporal import windows
 
@@ -113,8 +114,7 @@ def build_tiled_temporal_network(net, cores, delay=1, source=None):
                     continue
                 for ti, timer in enumerate(control.timers(win)):
                     name = f"{control.name}_{layer.name}_tile{t}_{ti}" + tag
-                    node = pb.LIF((len(weights),), threshold=timer.first, reset_v=timer.reset_v, leak_v=1,
-                                  tick_wait_start=timer.tick_wait_start, tick_wait_end=timer.last, name=name)
+                    node = timer_group(pb, timer, len(weights), name)
                     setattr(self, name, node)
                     if ground is None:
                         ground = pb.InputProj(input=np.zeros(1, np.uint8), shape_out=(1,),
@@ -165,18 +165,14 @@ class TiledTemporalReferee:
             for li, (layer, win) in enumerate(zip(self.net.layers, self.windows)):
                 trains = np.zeros((win.release, layer.n_out), np.int64)
                 for probe, ids in self.probes[li]:
-                    data = np.asarray(self.sim.data[probe]).reshape(ticks, -1)  # timestamp t at t - 1
-                    self.store_spikes += int(data[:win.release_start - 1].sum())
-                    trains[:, ids] = data[win.release_start - 1:win.release_start - 1 + win.release]
+                    early, trains[:, ids] = store_and_release(np.asarray(self.sim.data[probe]).reshape(ticks, -1), win)
+                    self.store_spikes += early
                 out[li].append(trains)
         return [np.stack(trains) for trains in out]
 
-
     def _at(self, t, ids):
-        tick = t - self.windows[0].start  # the burst reaches the first layer from its first store tick on
-        if self._image is None or not 0 <= tick < len(self._image):
-            return np.zeros(len(ids), np.uint8)
-        return self._image[tick, ids]
+        spikes = burst_at(self._image, self.windows[0], t)
+        return np.zeros(len(ids), np.uint8) if spikes is None else spikes[ids]
 
 
 def _fed(source, ids):
