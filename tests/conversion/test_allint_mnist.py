@@ -1,7 +1,7 @@
 """Real MNIST: a lenet_allint k=0 trained here (1 epoch, 10000 images) converts exactly.
 
 Integer and float mode take the same decisions at every step, and after enough steps every net
-spike count equals the ANN's quantized activation (2000 test images, to stay fast). The shipped
+spike count equals the ANN's quantized activation (the first 1000 test images, to stay fast). The shipped
 model, when it exists, is checked on all 10000 test images (slow: run with -m slow).
 """
 from pathlib import Path
@@ -59,10 +59,10 @@ def _check_exact(model, images, labels, time_steps):
 
 def test_trained_lenet_allint_is_exact_in_both_modes(trained_lenet_allint, mnist_test):
     images, labels = mnist_test
-    x = images[:2000].astype(np.float32)
-    accuracy = np.mean(np.argmax(trained_lenet_allint.predict(x, batch_size=500, verbose=0), 1) == labels[:2000])
+    x = images[:1000].astype(np.float32)
+    accuracy = np.mean(np.argmax(trained_lenet_allint.predict(x, batch_size=500, verbose=0), 1) == labels[:1000])
     assert accuracy > 0.9
-    _check_exact(trained_lenet_allint, x, labels[:2000], T)
+    _check_exact(trained_lenet_allint, x, labels[:1000], T)
 
 
 @pytest.mark.slow
