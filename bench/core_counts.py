@@ -50,20 +50,23 @@ def random_vgg(seed=0):
     return ann
 
 
-def count(name, ann, paibox, plans_too=False, slot_layouts=False):
+LAYOUT_LABELS = {None: "ours", False: "ours, every layer in order", True: "ours, every layer at slots"}
+
+
+def count(name, ann, paibox, plans_too=False, slot_layouts=None):
     net, spec, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True,
                                                 slot_layouts=slot_layouts)
     per_layer = ", ".join(f"{p.name} {p.cores}" for p in plans)
     cores = sum(p.cores for p in plans)
     kept = sum(0 if p.spare is None else len(p.spare) for p in plans)
     per_chip = spec.chip.cores_per_chip
-    label = "ours, slots" if slot_layouts else "ours"
+    label = LAYOUT_LABELS[slot_layouts]
     line = (f"{name:12s} {label} {cores:6d} cores on {chips} chip(s) (ceil(cores / {per_chip}) = {-(-cores // per_chip)}; "
             f"with the {kept} kept-empty addresses its cubes reach, at least {-(-(cores + kept) // per_chip)}) "
             f"({per_layer})")
     bounds, total = no_copy_bound(net, resolve_spec("paicore"))
     line += f"; no-copy bound {total} ({' + '.join(str(b.cores) for b in bounds)})"
-    if paibox and not slot_layouts:
+    if paibox and slot_layouts is None:
         from hardware.paibox_export import paibox_count
 
         try:
@@ -178,8 +181,9 @@ def parse_args(argv=None):
                         help="shipped LeNet(s) to count: pretrained/<PRESET>_mnist_k1B2 (default lenet; "
                         "repeat the flag for more, e.g. --lenet lenet --lenet lenet_readme)")
     parser.add_argument("--spatial-slots", action="store_true",
-                        help="also count the spatial mapping with the temporal one's slot layouts (hardware/slots.py): "
-                        "fewer copies, more kept-empty addresses")
+                        help="also count the spatial mapping with one layout rule for every layer: in order, and "
+                        "at the temporal one's slots (hardware/slots.py: fewer copies, more kept-empty addresses); "
+                        "by default each layer takes whichever costs fewer cores plus kept-empty addresses")
     parser.add_argument("--route", action="store_true",
                         help="also map every spatial network with its weight tables and route it, in both placement "
                         "orders (network order, and the first layer last: hardware/place.py), and print chips and "
@@ -201,7 +205,8 @@ def work(args):
         if args.mapping in ("spatial", "both"):
             count(name, ann, not args.no_paibox, args.plans)
             if args.spatial_slots:
-                count(name, ann, False, args.plans, slot_layouts=True)
+                for rule in (False, True):
+                    count(name, ann, False, args.plans, slot_layouts=rule)
             if args.route:
                 route_both_orders(name, ann)
         if args.mapping in ("temporal", "both"):

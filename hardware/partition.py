@@ -351,47 +351,61 @@ def _shortlist(layer, tilings, copies):
 def plan_network(net, spec, slot_layouts=None):
     """One LayerPlan per layer, copies included, chosen back to front with one-step look-ahead.
 
-    `slot_layouts`: lay tiles out at the slots of hardware.slots (fewer copies, more addresses kept
-    empty); None: for a temporal network only (docs/hardware.md §5)."""
+    `slot_layouts`: True: lay tiles out at the slots of hardware.slots (fewer copies, more
+    addresses kept empty); False: in order; "mixed": each layer the candidate with the fewest
+    cores plus kept-empty addresses (both take a chip's addresses), slotted or in order; None:
+    True for a temporal network, else "mixed" (docs/hardware.md §5)."""
     space, _ = chip_space(spec.chip)
     if slot_layouts is None:
-        slot_layouts = any(layer.temporal for layer in net.layers)
+        slot_layouts = True if any(layer.temporal for layer in net.layers) else "mixed"
+    mixed = slot_layouts == "mixed"
     n = len(net.layers)
     plans = [None] * n
     copies = np.ones(net.layers[-1].out_shape[:2], np.int64)  # the readout is off-chip: one destination
-    tilings, widths = {}, {}
+    tilings = {}
     for li, layer in enumerate(net.layers):  # first problem in network order
-        widths[li] = _width(layer, spec)
-        tilings[li] = _tilings(layer, spec, widths[li][0])
+        width = _width(layer, spec)[0]
+        tilings[li] = _tilings(layer, spec, width)
         if not tilings[li]:
-            _no_fit(layer, spec, widths[li][0])
+            _no_fit(layer, spec, width)
     for li in range(n - 1, -1, -1):
-        layer = net.layers[li]
-        width, lo, hi = widths[li]
+        choices = ((False, True) if mixed else (bool(slot_layouts),)) if li > 0 else (False,)
         best = None
-        for own, _, _, t in _shortlist(layer, tilings[li], copies):
-            k, _ = _tile_cores(layer, t, copies)
-            slots = (_slots(layer, t, k, _source_shape(net, li), spec.chip) if li > 0 and slot_layouts
-                     else (None, None))
-            addresses, holes = layout_tiles(k, spec.chip, dense=li == 0, row_slots=slots[0], col_slots=slots[1],
-                                            spare=True)
-            induced, reached, masks = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
-                                                      spec.chip.multicast, holes)
-                                       if li > 0 else (None, np.zeros(0, np.int64), space - 1))
-            look = 0
-            if li > 0 and tilings[li - 1]:
-                look = min(int(_tile_cores(net.layers[li - 1], tp, induced)[0].sum()) for tp in tilings[li - 1])
-            key = (own + look, own, own * t.slots, t.lcn)
-            if best is None or key < best[0]:
-                best = (key, t, k, addresses, induced, reached, masks)
-        _, t, k, addresses, induced, reached, masks = best
-        _, per_core = _tile_cores(layer, t, copies)
-        cl_out = layer.out_shape[2] * layer.levels
-        plans[li] = LayerPlan(layer.name, (t.th, t.tw), k.shape, (t.rh, t.rw), t.lcn, width, lo, hi, t.slots,
-                              t.limit, int(k.sum()), k, copies, int(copies.sum()) * cl_out,
-                              int(per_core.max()), addresses, cl_out, reached, None, min(pow2(masks + 1), space))
-        copies = induced
+        for own, _, _, t in _shortlist(net.layers[li], tilings[li], copies):
+            for slotted in choices:
+                option = _option(net, li, spec, t, copies, slotted, space, tilings, skip_plain=mixed)
+                if option is None:
+                    continue
+                plan, induced, look = option
+                key = (own + look + (len(plan.spare) if mixed else 0), own, own * t.slots, t.lcn)
+                if best is None or key < best[0]:
+                    best = (key, plan, induced)
+        _, plans[li], copies = best
     return plans
+
+
+def _option(net, li, spec, t, copies, slotted, space, tilings, skip_plain=False):
+    """(LayerPlan, copies it asks of layer li - 1, that layer's fewest cores for them) of layer li
+    tiled by t, its tiles at hardware.slots' slots if `slotted` (in order where no slots are found:
+    None instead if `skip_plain`, when the in-order layout is a candidate of its own)."""
+    layer = net.layers[li]
+    width, lo, hi = _width(layer, spec)
+    k, per_core = _tile_cores(layer, t, copies)
+    slots = _slots(layer, t, k, _source_shape(net, li), spec.chip) if slotted else (None, None)
+    if slotted and skip_plain and slots == (None, None):
+        return None
+    addresses, holes = layout_tiles(k, spec.chip, dense=li == 0, row_slots=slots[0], col_slots=slots[1], spare=True)
+    induced, reached, masks = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
+                                              spec.chip.multicast, holes)
+                               if li > 0 else (None, np.zeros(0, np.int64), space - 1))
+    look = 0
+    if li > 0 and tilings[li - 1]:
+        look = min(int(_tile_cores(net.layers[li - 1], tp, induced)[0].sum()) for tp in tilings[li - 1])
+    cl_out = layer.out_shape[2] * layer.levels
+    plan = LayerPlan(layer.name, (t.th, t.tw), k.shape, (t.rh, t.rw), t.lcn, width, lo, hi, t.slots, t.limit,
+                     int(k.sum()), k, copies, int(copies.sum()) * cl_out, int(per_core.max()), addresses, cl_out,
+                     reached, None, min(pow2(masks + 1), space))
+    return plan, induced, look
 
 
 def plan_layer(layer, spec, copies=None):
