@@ -362,18 +362,18 @@ def plan_network(net, spec, slot_layouts=None):
     n = len(net.layers)
     plans = [None] * n
     copies = np.ones(net.layers[-1].out_shape[:2], np.int64)  # the readout is off-chip: one destination
-    tilings = {}
+    tilings, widths = {}, {}
     for li, layer in enumerate(net.layers):  # first problem in network order
-        width = _width(layer, spec)[0]
-        tilings[li] = _tilings(layer, spec, width)
+        widths[li] = _width(layer, spec)
+        tilings[li] = _tilings(layer, spec, widths[li][0])
         if not tilings[li]:
-            _no_fit(layer, spec, width)
+            _no_fit(layer, spec, widths[li][0])
     for li in range(n - 1, -1, -1):
         choices = ((False, True) if mixed else (bool(slot_layouts),)) if li > 0 else (False,)
         best = None
         for own, _, _, t in _shortlist(net.layers[li], tilings[li], copies):
             for slotted in choices:
-                option = _option(net, li, spec, t, copies, slotted, space, tilings, skip_plain=mixed)
+                option = _option(net, li, spec, widths[li], t, copies, slotted, space, tilings, skip_plain=mixed)
                 if option is None:
                     continue
                 plan, induced, look = option
@@ -384,12 +384,13 @@ def plan_network(net, spec, slot_layouts=None):
     return plans
 
 
-def _option(net, li, spec, t, copies, slotted, space, tilings, skip_plain=False):
+def _option(net, li, spec, width, t, copies, slotted, space, tilings, skip_plain=False):
     """(LayerPlan, copies it asks of layer li - 1, that layer's fewest cores for them) of layer li
-    tiled by t, its tiles at hardware.slots' slots if `slotted` (in order where no slots are found:
-    None instead if `skip_plain`, when the in-order layout is a candidate of its own)."""
+    tiled by t, its weights `width` (_width's), its tiles at hardware.slots' slots if `slotted` (in
+    order where no slots are found: None instead if `skip_plain`, when the in-order layout is a
+    candidate of its own)."""
     layer = net.layers[li]
-    width, lo, hi = _width(layer, spec)
+    width, lo, hi = width
     k, per_core = _tile_cores(layer, t, copies)
     slots = _slots(layer, t, k, _source_shape(net, li), spec.chip) if slotted else (None, None)
     if slotted and skip_plain and slots == (None, None):

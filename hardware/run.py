@@ -19,9 +19,9 @@ from hardware.validate import validate
 def map_network(snn, core="paicore", estimate_only=False, mapping="spatial", slot_layouts=None,
                 first_layer_last=True):
     """(net, spec, plans, cores, chips, routes): read (network.MAPPINGS[mapping]) -> partition ->
-    validate -> place -> route. `slot_layouts`: partition.plan_network's (None: slots for a temporal network, each layer's
-    cheaper layout for a spatial one);
-    `first_layer_last`: place.place's (False: network order only)."""
+    validate -> place -> route. `slot_layouts`: partition.plan_network's (None: slots for a
+    temporal network, each layer's cheaper layout for a spatial one); `first_layer_last`:
+    place.place's (False: network order only)."""
     spec = resolve_spec(core)
     net = extract(snn, mapping)
     plans, cores = partition(net, spec, tables=not estimate_only, slot_layouts=slot_layouts)
