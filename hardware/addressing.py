@@ -32,12 +32,15 @@ def decode(local):
     return x, y
 
 
+@functools.lru_cache(maxsize=64)
 def chip_space(chip):
-    """(address space per chip (power of two), usable mask) in Morton addresses of (x, y)."""
+    """(address space per chip (power of two), usable mask, read-only) in Morton addresses of
+    (x, y). Cached: the planner asks for every candidate layout (a ChipSpec is frozen)."""
     codes = [morton(x, y) for x, y in chip.usable_coords()]
     space = pow2(max(codes) + 1) if codes else 1
     usable = np.zeros(space, bool)
     usable[codes] = True
+    usable.setflags(write=False)
     return space, usable
 
 
@@ -58,7 +61,9 @@ def cube_cover(addresses, space, multicast=True, spare=()):
     addresses = np.unique(np.asarray(addresses, np.int64))
     if not multicast:
         return [(int(a), 0) for a in addresses]
-    spare = np.setdiff1d(np.asarray(spare, np.int64).reshape(-1), addresses)
+    spare = np.asarray(spare, np.int64).reshape(-1)  # may hold some of `addresses`: allowed either way
+    if spare.size > 1 and np.any(spare[1:] < spare[:-1]):
+        spare = np.sort(spare)
     cubes = []
     for chip_i in np.unique(addresses // space):
         local = addresses[addresses // space == chip_i] % space
@@ -67,7 +72,8 @@ def cube_cover(addresses, space, multicast=True, spare=()):
         while lo // block != hi // block:
             block *= 2
         off = lo // block * block
-        free = spare[(spare >= chip_i * space + off) & (spare < chip_i * space + off + block)] - chip_i * space - off
+        start = chip_i * space + off
+        free = spare[np.searchsorted(spare, start):np.searchsorted(spare, start + block)] - start
         points = frozenset((local - off).tolist())
         found = _split_cover(points, points | frozenset(free.tolist()), block)  # memoized, like its halves
         cubes.extend((int(chip_i * space + off + base), mask) for base, mask in found)

@@ -11,11 +11,14 @@ layout only in ways that keep every cube a cube with the same count:
 - a piece is shifted by a multiple of its alignment (the next power of two of its span), and
 - XORed with a constant below that alignment (a mirror image: cubes map to cubes, and
   `addressing.cube_cover` counts them the same).
-Layers are placed in network order, each piece at the first (chip, shift, mirror) where all its
-cores land on usable cores no other piece took, so a later piece fills the holes an earlier one's
-aligned blocks left (tiles with fewer cores than their block) before a new chip opens. Where it
-saves a chip the first layer goes last instead, into the addresses left free, in whole aligned
-blocks of them, the largest first (`place`, `_pour`).
+Each piece goes to the first (chip, shift, mirror) where all its cores land on usable cores no
+other piece took, so a later piece fills the holes an earlier one's aligned blocks left (tiles
+with fewer cores than their block) before a new chip opens. The pieces are taken in network
+order and, where it saves a chip, the largest first (first-fit decreasing: a chip has room for
+one 512-address piece, as its reserved cores sit in the other half, so those must not wait until
+the small pieces have spread over every chip). Where it saves a chip the first layer goes last,
+into the addresses left free, in whole aligned blocks of them, the largest first (`place`,
+`_pour`).
 Multicast cubes reach the cores that want a spike and, at most, addresses the plan keeps empty
 for them (`LayerPlan.spare`: holes inside the layer's own tile blocks). Those holes travel with
 their piece and are taken like cores, so no other core ever sits where a packet lands.
@@ -29,29 +32,21 @@ import numpy as np
 from hardware.addressing import chip_space, decode, pow2
 from hardware.spec import HardwareError
 
-MIRRORS_PER_TRY = 64  # XOR constants checked at once (vectorized); bounded memory on large layers
-
-
 def place(cores, plans, spec, first_layer_last=True):
     """Sets core.coord (chip, x, y) and core.address (global linear) in place; returns chips used.
 
-    Two orders are tried: the layers in network order, and (`first_layer_last`) the same with the
-    first layer last, its cores poured into whatever usable addresses the others left free (no
-    cube of the plan depends on where its cores sit: the host sends them one packet per cube).
-    The second keeps only if it saves a chip: scattered first-layer cores cost host packets (and,
-    temporally, the timers' cubes)."""
+    The orders of ORDERS are tried; one after the first keeps only if it saves a chip. The first
+    layer poured last (`first_layer_last`) is only tried where that layer keeps no address empty:
+    no cube of the plan depends on where its cores sit (the host sends them one packet per cube),
+    but scattered first-layer cores cost host packets (and, temporally, the timers' cubes)."""
     space, usable = chip_space(spec.chip)
     if not usable.any():
         raise HardwareError("chip: no usable cores in the grid")
     by_layer = {}
     for core in cores:
         by_layer.setdefault(core.layer, []).append(core)
-    best = _assign(by_layer, plans, space, usable, first_last=False)
-    first_spare = getattr(plans[0], "spare", None) if 0 in by_layer else None
-    if first_layer_last and 0 in by_layer and len(by_layer) > 1 and (first_spare is None or not len(first_spare)):
-        other = _assign(by_layer, plans, space, usable, first_last=True)
-        if other.chips < best.chips:
-            best = other
+    relative = {layer: np.array([c.address for c in group], np.int64) for layer, group in by_layer.items()}
+    best = _best_assignment(relative, plans, space, usable, first_layer_last)
     for layer, group in by_layer.items():
         for i, core in enumerate(group):
             a = int(best.addresses[layer][i])
@@ -69,6 +64,33 @@ def place(cores, plans, spec, first_layer_last=True):
     return chips
 
 
+def count_chips(plans, spec, first_layer_last=True):
+    """The chips `place` would use for these plans' layouts (their relative addresses), no cores
+    needed: what the layout search of hardware/layout_search.py compares."""
+    space, usable = chip_space(spec.chip)
+    relative = {li: p.addresses[p.addresses >= 0].astype(np.int64) for li, p in enumerate(plans)}
+    return _best_assignment({li: a for li, a in relative.items() if len(a)}, plans, space, usable,
+                            first_layer_last).chips
+
+
+# (first layer poured last, largest pieces first), tried in this order
+ORDERS = ((False, False), (True, False), (False, True), (True, True))
+
+
+def _best_assignment(relative, plans, space, usable, first_layer_last):
+    first_spare = getattr(plans[0], "spare", None) if 0 in relative else None
+    pour = (first_layer_last and 0 in relative and len(relative) > 1
+            and (first_spare is None or not len(first_spare)))
+    best = None
+    for first_last, largest_first in ORDERS:
+        if first_last and not pour:
+            continue
+        other = _assign(relative, plans, space, usable, first_last, largest_first)
+        if best is None or other.chips < best.chips:
+            best = other
+    return best
+
+
 @dataclass
 class _Assignment:
     addresses: dict  # layer -> global address of each of its cores (in by_layer order)
@@ -77,40 +99,45 @@ class _Assignment:
     chips: int
 
 
-def _assign(by_layer, plans, space, usable, first_last):
-    order = sorted(by_layer)
-    if first_last:
-        order = order[1:] + order[:1]
+def _assign(relative, plans, space, usable, first_last, largest_first):
+    order = sorted(relative)
+    poured = order[0] if first_last else None
     free = np.zeros(0, bool)  # per global address: usable and not yet taken
     out = _Assignment({}, {}, {}, 0)
+    pieces = []
     for layer in order:
-        group, plan = by_layer[layer], plans[layer]
-        if first_last and layer == order[-1]:
-            while free.sum() < len(group):
-                free = np.concatenate([free, usable])
-            out.addresses[layer] = _pour(free, len(group), space)
-            free[out.addresses[layer]] = False
-            out.pieces[layer] = None
+        if layer == poured:
             continue
-        rel = np.array([c.address for c in group], np.int64)
+        rel, plan = relative[layer], plans[layer]
         spare = getattr(plan, "spare", None)
         spare = np.zeros(0, np.int64) if spare is None else np.asarray(spare, np.int64)
-        placed_spare, spare_piece = [], []
-        addresses, pieces = np.zeros(len(group), np.int64), np.zeros(len(group), np.int64)
+        out.addresses[layer], out.pieces[layer] = np.zeros(len(rel), np.int64), np.zeros(len(rel), np.int64)
+        if spare.size:
+            out.spare[layer] = ([], [])
         piece = getattr(plan, "piece", None) or space  # no cube spans two pieces: each goes where it fits
         for index in np.unique(rel // piece):  # the piece's index in the relative layout
             members = np.flatnonzero(rel // piece == index)
             holes = spare[spare // piece == index]  # kept empty: the layer's multicast cubes reach them
-            free, found = _first_fit(np.concatenate([rel[members], holes]) % piece, free, usable, space,
-                                     plan.name)
-            free[found] = False
-            placed_spare.append(found[len(members):])
-            spare_piece.append(np.full(len(holes), index))
-            addresses[members] = found[:len(members)]
-            pieces[members] = index
-        out.addresses[layer], out.pieces[layer] = addresses, pieces
-        if spare.size:
-            out.spare[layer] = (np.concatenate(placed_spare), np.concatenate(spare_piece))
+            local = np.concatenate([rel[members], holes]) % piece
+            pieces.append((-pow2(int(local.max()) + 1), -len(local), layer, int(index), members, holes, local))
+    if largest_first:
+        pieces.sort(key=lambda p: p[:4])
+    for _, _, layer, index, members, holes, local in pieces:
+        free, found = _first_fit(local, free, usable, space, plans[layer].name)
+        free[found] = False
+        out.addresses[layer][members] = found[:len(members)]
+        out.pieces[layer][members] = index
+        if layer in out.spare:
+            out.spare[layer][0].append(found[len(members):])
+            out.spare[layer][1].append(np.full(len(holes), index))
+    out.spare = {layer: (np.concatenate(a), np.concatenate(b)) for layer, (a, b) in out.spare.items()}
+    if poured is not None:
+        count = len(relative[poured])
+        while free.sum() < count:
+            free = np.concatenate([free, usable])
+        out.addresses[poured] = _pour(free, count, space)
+        free[out.addresses[poured]] = False
+        out.pieces[poured] = None
     out.chips = int(max(int(a.max()) for a in out.addresses.values()) // space + 1) if out.addresses else 0
     return out
 
@@ -131,28 +158,23 @@ def _pour(free, count, space):
 
 def _first_fit(local, free, usable, space, name):
     """(free, global addresses) of one piece of a layout (addresses within the piece) at the first
-    chip, shift and mirror where it fits; `free` grows by a fresh chip when needed."""
+    chip, shift and mirror where it fits; `free` grows by a fresh chip when needed. A chip's
+    shifts and mirrors (XOR constants below the piece's alignment) are checked at once: at most
+    `space` candidates of the piece's size."""
     align = pow2(int(local.max()) + 1)
+    mirrored = local[None, :] ^ np.arange(align, dtype=np.int64)[:, None]  # (mirror, core)
+    shifts = np.arange(0, space, align, dtype=np.int64)
     chip = 0
     while True:
         fresh = chip == len(free) // space
         if fresh:
             free = np.concatenate([free, usable])
-        for shift in range(0, space, align):
-            found = _mirror_that_fits(free, chip * space + shift, local, align)
-            if found is not None:
-                return free, found
+        if free[chip * space:(chip + 1) * space].sum() >= len(local):
+            fits = free[chip * space + shifts[:, None, None] + mirrored[None]].all(axis=2)  # (shift, mirror)
+            first = np.flatnonzero(fits)
+            if first.size:
+                shift, mirror = divmod(int(first[0]), align)
+                return free, chip * space + shifts[shift] + mirrored[mirror]
         if fresh:  # an empty chip and still no fit: the layout cannot be placed
             raise HardwareError(f"layer {name}: placement: its layout does not fit the usable cores of a chip")
         chip += 1
-
-
-def _mirror_that_fits(free, base, local, align):
-    """The addresses base + (local XOR c) for the first c in [0, align) that are all free, or None."""
-    for first in range(0, align, MIRRORS_PER_TRY):
-        c = np.arange(first, min(first + MIRRORS_PER_TRY, align), dtype=np.int64)
-        candidates = base + (local[None, :] ^ c[:, None])
-        ok = np.flatnonzero(free[candidates].all(axis=1))
-        if ok.size:
-            return candidates[ok[0]]
-    return None

@@ -143,3 +143,32 @@ def test_the_poured_layer_takes_whole_free_blocks_the_largest_first():
     assert len(cube_cover(poured, 64)) == 3  # address order ([1, 3, 6, 16, ...]) needs more
     assert len(cube_cover(np.flatnonzero(free)[:21], 64)) > 3
     assert len(_pour(free, int(free.sum()), 64)) == free.sum()
+
+
+def test_the_largest_pieces_go_first_where_network_order_needs_another_chip():
+    """A 16-address chip: two 2-address pieces placed first leave no mirror of the 12-address piece
+    room (its gaps are not an aligned block); placed after it, they fill its gaps."""
+    from hardware.place import count_chips
+    from hardware.spec import tiny_spec
+
+    spec = tiny_spec(grid=(4, 4))
+    small, large = [0, 1, 2, 3], [*range(10), 12, 13]
+
+    def plan(name, addresses, piece):
+        full = np.full(16, -1)
+        full[:len(addresses)] = addresses
+        return types.SimpleNamespace(name=name, piece=piece, addresses=full.reshape(1, 1, -1))
+
+    plans = [plan("none", [], None), plan("a", small, 2), plan("b", large, 16)]
+    cores = _cores(1, small) + _cores(2, large)
+    assert place(cores, plans, spec, first_layer_last=False) == 1
+    assert count_chips(plans, spec, first_layer_last=False) == 1
+    addresses = [c.address for c in cores]
+    assert len(set(addresses)) == len(addresses) and max(addresses) < 16
+    assert sorted(c.address for c in cores if c.layer == 1) == [10, 11, 14, 15]
+    # in network order (the first order tried) the large piece finds no room on the first chip
+    from hardware.place import _assign
+
+    space, usable = chip_space(spec.chip)
+    relative = {1: np.array(small), 2: np.array(large)}
+    assert _assign(relative, plans, space, usable, first_last=False, largest_first=False).chips == 2
