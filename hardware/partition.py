@@ -32,6 +32,9 @@ from hardware.slots import window_slots
 from hardware.spec import HardwareError
 
 CANDIDATES = 10  # tilings per layer kept for the copy-aware search (fewest own cores first)
+# A layer's layout choices (_option): its tiles in order, at hardware.slots' slots, or in order
+# with multicast cubes that reach none of its tile blocks' holes (which other layers may then take).
+LAYOUTS = ("in order", "slots", "exact")
 
 
 @dataclass
@@ -65,6 +68,7 @@ class LayerPlan:
     spare: np.ndarray = None  # relative addresses kept empty for multicast cubes (layout_tiles(spare=True)), reached by some
     spare_placed: np.ndarray = None  # the same, global, after placement
     piece: int = None  # aligned blocks of the layout no multicast cube spans: placed independently
+    layout: str = LAYOUTS[0]
 
 
 @dataclass
@@ -351,51 +355,91 @@ def _shortlist(layer, tilings, copies):
 def plan_network(net, spec, slot_layouts=None):
     """One LayerPlan per layer, copies included, chosen back to front with one-step look-ahead.
 
-    `slot_layouts`: True: lay tiles out at the slots of hardware.slots (fewer copies, more
-    addresses kept empty); False: in order; "mixed": each layer the candidate with the fewest
-    cores plus kept-empty addresses (both take a chip's addresses), slotted or in order; None:
-    True for a temporal network, else "mixed" (docs/hardware.md §5)."""
-    space, _ = chip_space(spec.chip)
+    `slot_layouts`, the layouts of LAYOUTS the layers may take: True: at the slots of
+    hardware.slots (fewer copies, more addresses kept empty); False: in order; "exact": in order,
+    no address kept empty (more copies); "mixed": each layer the one with the fewest cores plus
+    kept-empty addresses (both take a chip's addresses); "search": "mixed", then, where placement
+    needs more chips than those addresses fill, hardware.layout_search's search over the layers'
+    layouts for fewer chips; None: True for a temporal network, else "search" (docs/hardware.md §5)."""
     if slot_layouts is None:
-        slot_layouts = True if any(layer.temporal for layer in net.layers) else "mixed"
-    mixed = slot_layouts == "mixed"
-    n = len(net.layers)
-    plans = [None] * n
-    copies = np.ones(net.layers[-1].out_shape[:2], np.int64)  # the readout is off-chip: one destination
-    tilings, widths = {}, {}
-    for li, layer in enumerate(net.layers):  # first problem in network order
-        widths[li] = _width(layer, spec)
-        tilings[li] = _tilings(layer, spec, widths[li][0])
-        if not tilings[li]:
-            _no_fit(layer, spec, widths[li][0])
-    for li in range(n - 1, -1, -1):
-        choices = ((False, True) if mixed else (bool(slot_layouts),)) if li > 0 else (False,)
+        slot_layouts = True if any(layer.temporal for layer in net.layers) else "search"
+    rules = {False: LAYOUTS[:1], True: LAYOUTS[1:2], "exact": LAYOUTS[2:], "mixed": LAYOUTS, "search": LAYOUTS}
+    if slot_layouts not in rules:
+        raise HardwareError(f"slot_layouts: expected one of {sorted(map(str, rules))} or None, got {slot_layouts!r}")
+    allowed = rules[slot_layouts]
+    planner = Planner(net, spec, allowed)
+    plans = planner.plan()
+    if slot_layouts == "search":
+        from hardware.layout_search import search_layouts
+
+        plans = search_layouts(planner, plans)
+    return plans
+
+
+class Planner:
+    """plan_network's back-to-front pass over one network, resumable below any layer with that
+    layer's layout forced (what hardware.layout_search varies)."""
+
+    def __init__(self, net, spec, allowed):
+        self.net, self.spec, self.allowed = net, spec, allowed
+        self.space = chip_space(spec.chip)[0]
+        self.tilings, self.widths = {}, {}
+        for li, layer in enumerate(net.layers):  # first problem in network order
+            self.widths[li] = _width(layer, spec)
+            self.tilings[li] = _tilings(layer, spec, self.widths[li][0])
+            if not self.tilings[li]:
+                _no_fit(layer, spec, self.widths[li][0])
+
+    def plan(self, above=None, at=None, layout=None):
+        """Plans of every layer, or None where `layout` does not exist for layer `at`. `above`,
+        `at`: keep the plans above layer `at` of `above` (the copies they ask of it with them),
+        re-plan layer `at` with `layout` forced and the layers below afresh."""
+        n = len(self.net.layers)
+        plans = [None] * n
+        copies = np.ones(self.net.layers[-1].out_shape[:2], np.int64)  # the readout is off-chip: one destination
+        top = n - 1
+        if above is not None:
+            top, plans[at + 1:], copies = at, above[at + 1:], above[at].copies
+        for li in range(top, -1, -1):
+            allowed = self.allowed if li < top or layout is None else (layout,)
+            best = self._best(li, copies, allowed if li > 0 else LAYOUTS[:1])
+            if best is None:
+                return None
+            _, plans[li], copies = best
+        return plans
+
+    def _best(self, li, copies, allowed):
+        mixed = len(self.allowed) > 1
         best = None
-        for own, _, _, t in _shortlist(net.layers[li], tilings[li], copies):
-            for slotted in choices:
-                option = _option(net, li, spec, widths[li], t, copies, slotted, space, tilings, skip_plain=mixed)
+        for own, _, _, t in _shortlist(self.net.layers[li], self.tilings[li], copies):
+            for layout in allowed:
+                option = _option(self.net, li, self.spec, self.widths[li], t, copies, layout, self.space,
+                                 self.tilings, skip_plain=mixed)
                 if option is None:
                     continue
                 plan, induced, look = option
                 key = (own + look + (len(plan.spare) if mixed else 0), own, own * t.slots, t.lcn)
                 if best is None or key < best[0]:
                     best = (key, plan, induced)
-        _, plans[li], copies = best
-    return plans
+        return best
 
 
-def _option(net, li, spec, width, t, copies, slotted, space, tilings, skip_plain=False):
+def _option(net, li, spec, width, t, copies, layout, space, tilings, skip_plain=False):
     """(LayerPlan, copies it asks of layer li - 1, that layer's fewest cores for them) of layer li
-    tiled by t, its weights `width` (_width's), its tiles at hardware.slots' slots if `slotted` (in
-    order where no slots are found: None instead if `skip_plain`, when the in-order layout is a
-    candidate of its own)."""
+    tiled by t, its weights `width` (_width's), laid out by `layout` (LAYOUTS: its tiles in order,
+    at hardware.slots' slots (in order where no slots are found: None instead if `skip_plain`,
+    when the in-order layout is a candidate of its own), or in order with cubes that reach only
+    its cores, its tile blocks' holes then free for other layers)."""
     layer = net.layers[li]
     width, lo, hi = width
     k, per_core = _tile_cores(layer, t, copies)
+    slotted = layout == LAYOUTS[1]
     slots = _slots(layer, t, k, _source_shape(net, li), spec.chip) if slotted else (None, None)
     if slotted and skip_plain and slots == (None, None):
         return None
     addresses, holes = layout_tiles(k, spec.chip, dense=li == 0, row_slots=slots[0], col_slots=slots[1], spare=True)
+    if layout == LAYOUTS[2]:
+        holes = np.zeros(0, np.int64)
     induced, reached, masks = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
                                               spec.chip.multicast, holes)
                                if li > 0 else (None, np.zeros(0, np.int64), space - 1))
@@ -405,7 +449,7 @@ def _option(net, li, spec, width, t, copies, slotted, space, tilings, skip_plain
     cl_out = layer.out_shape[2] * layer.levels
     plan = LayerPlan(layer.name, (t.th, t.tw), k.shape, (t.rh, t.rw), t.lcn, width, lo, hi, t.slots, t.limit,
                      int(k.sum()), k, copies, int(copies.sum()) * cl_out, int(per_core.max()), addresses, cl_out,
-                     reached, None, min(pow2(masks + 1), space))
+                     reached, None, min(pow2(masks + 1), space), layout)
     return plan, induced, look
 
 

@@ -26,6 +26,7 @@ def layer_rows(net, plans, cores, spec):
             "copy_neurons": plan.copy_neurons,
             "copies_per_neuron_max": int(plan.copies.max()),
             "kept_empty_cores": 0 if plan.spare is None else int(len(plan.spare)),
+            "layout": plan.layout,
             "lcn": f"{1 << plan.lcn}X", "weight_bits": plan.width,
             "neurons": neurons, "axons_per_core": plan.axon_slots,
             "neurons_per_core": plan.neurons_per_core, "neuron_limit": plan.neuron_limit,
@@ -72,7 +73,9 @@ def summarize(net, plans, cores, spec, chips, routes=None, sim=None):
                               "includes what they cost. The off-chip encoder sends its packets itself. "
                               "`kept_empty_cores`: addresses inside a layer's tile blocks that hold no core and "
                               "that its cubes may reach (so tiles with fewer cores than their block still pair "
-                              "into one cube); placement gives them to no other layer")
+                              "into one cube); placement gives them to no other layer. `layout`: the tiles "
+                              "'in order', at 'slots' (every 3 x 3 window one cube), or 'exact' (in order, cubes "
+                              "reach only cores; docs/hardware.md §5)")
     if sim is not None and sim.images:
         n = sim.images
         sops = 0

@@ -20,8 +20,9 @@ def map_network(snn, core="paicore", estimate_only=False, mapping="spatial", slo
                 first_layer_last=True):
     """(net, spec, plans, cores, chips, routes): read (network.MAPPINGS[mapping]) -> partition ->
     validate -> place -> route. `slot_layouts`: partition.plan_network's (None: slots for a
-    temporal network, each layer's cheaper layout for a spatial one); `first_layer_last`:
-    place.place's (False: network order only)."""
+    temporal network; for a spatial one each layer's cheapest layout, then the search for fewer
+    chips of hardware/layout_search.py); `first_layer_last`: place.place's (False: the first
+    layer placed like the others)."""
     spec = resolve_spec(core)
     net = extract(snn, mapping)
     plans, cores = partition(net, spec, tables=not estimate_only, slot_layouts=slot_layouts)

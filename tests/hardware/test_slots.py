@@ -60,12 +60,12 @@ def _cores_and_kept(snn, spec, rule):
 
 @pytest.mark.parametrize("spec", [_tiny(), tiny_spec(axons=128, dendrites=256, max_lcn=8, grid=(8, 8))],
                          ids=["slots-win", "order-wins"])
-def test_spatial_default_mixes_layouts_at_no_more_addresses_than_either_rule(small_snn, spec):
-    """The spatial default ("mixed") takes, layer by layer, the cheaper of the two layouts in cores
-    plus kept-empty addresses: on one core size the slots win, on another the plain order."""
+def test_mixed_layouts_take_no_more_addresses_than_either_rule(small_snn, spec):
+    """The spatial default's greedy pass ("mixed") takes, layer by layer, the cheapest layout in
+    cores plus kept-empty addresses: on one core size the slots win, on another the plain order."""
     snn, images = small_snn
-    rules = {rule: _cores_and_kept(snn, spec, rule) for rule in (False, True, None)}
-    assert rules[False] != rules[True] and rules[None] <= min(rules[False], rules[True]), rules
-    net, spec, plans, cores, chips, routes = map_network(snn, spec)  # routes checked
+    rules = {rule: _cores_and_kept(snn, spec, rule) for rule in (False, True, "mixed")}
+    assert rules[False] != rules[True] and rules["mixed"] <= min(rules[False], rules[True]), rules
+    net, spec, plans, cores, chips, routes = map_network(snn, spec, slot_layouts="mixed")  # routes checked
     sim, agreement = simulate_and_compare(net, cores, images, batch_size=13)
     assert agreement["bit_exact"], agreement
