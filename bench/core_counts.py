@@ -4,7 +4,8 @@ then the temporal (store-and-release) mapping of the same models: layer cores + 
 Chips are printed next to ceil(cores / cores per chip) and to the floor the layout rules allow:
 the kept-empty addresses multicast cubes reach (docs/hardware.md §5) count like cores.
 
-    python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both] [--plans] [--route]
+    python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both] [--plans] [--spatial-slots]
+                                 [--route]
 
 The VGG has random weights and random BN statistics (seeded): core counts depend on the layer
 shapes and the L = 2^k B sub-neurons, not on the trained values, as long as the thresholds are
@@ -50,7 +51,9 @@ def random_vgg(seed=0):
     return ann
 
 
-LAYOUT_LABELS = {None: "ours", False: "ours, every layer in order", True: "ours, every layer at slots"}
+LAYOUT_LABELS = {None: "ours", "mixed": "ours, each layer's cheapest layout, no chip search",
+                 False: "ours, every layer in order", True: "ours, every layer at slots",
+                 "exact": "ours, every layer in order, no address kept empty"}
 
 
 def count(name, ann, paibox, plans_too=False, slot_layouts=None):
@@ -83,17 +86,19 @@ def print_plans(plans):
     for p in plans:
         kept_p = 0 if p.spare is None else len(p.spare)
         sizes = "/".join(str(int(k)) for k in np.unique(p.tile_cores))
-        print(f"    {p.name}: {p.cores} cores, tiles {p.tile[0]}x{p.tile[1]} of {sizes} cores, LCN {1 << p.lcn}X, "
+        print(f"    {p.name}: {p.cores} cores, {p.layout}, tiles {p.tile[0]}x{p.tile[1]} of {sizes} cores, LCN {1 << p.lcn}X, "
               f"copies per neuron up to {int(p.copies.max())} ({p.copy_neurons} copy neurons), {kept_p} kept-empty, "
               f"pieces of {p.piece} addresses")
 
 
 def route_both_orders(name, ann):
-    """Full spatial mapping (weight tables, routing and its checks) in each placement order: chips and
-    the packets the host sends per encoder spike (one per multicast cube of its reader cores); then,
-    for the default order, what the packets bring to the kept-empty addresses."""
+    """Full spatial mapping (weight tables, routing and its checks) with the first layer placed like
+    the others and poured in last (place.py): chips and the packets the host sends per encoder spike
+    (one per multicast cube of its reader cores); then, for the default, what the packets bring to
+    the kept-empty addresses."""
     snn = convert(ann, method="sg")
-    for label, first_last in (("network order", False), ("first layer last where it saves a chip", True)):
+    for label, first_last in (("first layer placed like the others", False),
+                              ("first layer poured last where it saves a chip", True)):
         start = time.perf_counter()
         _, spec, plans, cores, chips, routes = map_network(snn, "paicore", first_layer_last=first_last)
         packets = routes[0].packets_per_neuron
@@ -181,13 +186,14 @@ def parse_args(argv=None):
                         help="shipped LeNet(s) to count: pretrained/<PRESET>_mnist_k1B2 (default lenet; "
                         "repeat the flag for more, e.g. --lenet lenet --lenet lenet_readme)")
     parser.add_argument("--spatial-slots", action="store_true",
-                        help="also count the spatial mapping with one layout rule for every layer: in order, and "
-                        "at the temporal one's slots (hardware/slots.py: fewer copies, more kept-empty addresses); "
-                        "by default each layer takes whichever costs fewer cores plus kept-empty addresses")
+                        help="also count the spatial mapping with each layer's cheapest layout in cores plus "
+                        "kept-empty addresses but no search for fewer chips (hardware/layout_search.py), and with one "
+                        "layout for every layer: in order, at the temporal one's slots (hardware/slots.py: fewer "
+                        "copies, more kept-empty addresses), in order with no address kept empty (more copies)")
     parser.add_argument("--route", action="store_true",
-                        help="also map every spatial network with its weight tables and route it, in both placement "
-                        "orders (network order, and the first layer last: hardware/place.py), and print chips and "
-                        "the host's packets per encoder spike (about 2 minutes per order for the VGG)")
+                        help="also map every spatial network with its weight tables and route it, with the first layer "
+                        "placed like the others and poured in last where that saves a chip (hardware/place.py), and "
+                        "print chips and the host's packets per encoder spike (about 2 minutes each for the VGG)")
     args = parser.parse_args(argv)
     missing = [preset for preset in args.lenet or [] if not shipped_lenet(preset).is_file()]
     if missing:
@@ -205,7 +211,7 @@ def work(args):
         if args.mapping in ("spatial", "both"):
             count(name, ann, not args.no_paibox, args.plans)
             if args.spatial_slots:
-                for rule in (False, True):
+                for rule in ("mixed", False, True, "exact"):
                     count(name, ann, False, args.plans, slot_layouts=rule)
             if args.route:
                 route_both_orders(name, ann)
