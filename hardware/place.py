@@ -32,6 +32,7 @@ import numpy as np
 from hardware.addressing import chip_space, decode, pow2
 from hardware.spec import HardwareError
 
+
 def place(cores, plans, spec, first_layer_last=True):
     """Sets core.coord (chip, x, y) and core.address (global linear) in place; returns chips used.
 
