@@ -57,8 +57,10 @@ LAYOUT_LABELS = {None: "ours", "mixed": "ours, each layer's cheapest layout, no 
 
 
 def count(name, ann, paibox, plans_too=False, slot_layouts=None):
-    net, spec, plans, _, chips, _ = map_network(convert(ann, method="sg"), "paicore", estimate_only=True,
-                                                slot_layouts=slot_layouts)
+    snn = convert(ann, method="sg")
+    start = time.perf_counter()
+    net, spec, plans, _, chips, _ = map_network(snn, "paicore", estimate_only=True, slot_layouts=slot_layouts)
+    seconds = time.perf_counter() - start
     per_layer = ", ".join(f"{p.name} {p.cores}" for p in plans)
     cores = sum(p.cores for p in plans)
     kept = sum(0 if p.spare is None else len(p.spare) for p in plans)
@@ -66,7 +68,7 @@ def count(name, ann, paibox, plans_too=False, slot_layouts=None):
     label = LAYOUT_LABELS[slot_layouts]
     line = (f"{name:12s} {label} {cores:6d} cores on {chips} chip(s) (ceil(cores / {per_chip}) = {-(-cores // per_chip)}; "
             f"with the {kept} kept-empty addresses its cubes reach, at least {-(-(cores + kept) // per_chip)}) "
-            f"({per_layer})")
+            f"({per_layer}; planned and placed in {seconds:.1f} s)")
     bounds, total = no_copy_bound(net, resolve_spec("paicore"))
     line += f"; no-copy bound {total} ({' + '.join(str(b.cores) for b in bounds)})"
     if paibox and slot_layouts is None:
