@@ -427,9 +427,9 @@ class Planner:
 def _option(net, li, spec, width, t, copies, layout, space, tilings, skip_plain=False):
     """(LayerPlan, copies it asks of layer li - 1, that layer's fewest cores for them) of layer li
     tiled by t, its weights `width` (_width's), laid out by `layout` (LAYOUTS: its tiles in order,
-    at hardware.slots' slots (in order where no slots are found: None instead if `skip_plain`,
-    when the in-order layout is a candidate of its own), or in order with cubes that reach only
-    its cores, its tile blocks' holes then free for other layers)."""
+    at hardware.slots' slots, or in order with cubes that reach only its cores, its tile blocks'
+    holes then free for other layers). Where slots or holes are missing, that layout is the
+    in-order one: None instead if `skip_plain`, when the in-order layout is a candidate of its own."""
     layer = net.layers[li]
     width, lo, hi = width
     k, per_core = _tile_cores(layer, t, copies)
@@ -439,6 +439,8 @@ def _option(net, li, spec, width, t, copies, layout, space, tilings, skip_plain=
         return None
     addresses, holes = layout_tiles(k, spec.chip, dense=li == 0, row_slots=slots[0], col_slots=slots[1], spare=True)
     if layout == LAYOUTS[2]:
+        if skip_plain and not holes.size:  # the in-order candidate itself: its cubes reach no hole
+            return None
         holes = np.zeros(0, np.int64)
     induced, reached, masks = (induced_copies(layer, addresses, t, space, _source_shape(net, li),
                                               spec.chip.multicast, holes)
