@@ -1,8 +1,9 @@
 """PAICORE core counts of the shipped MNIST LeNet and of the CIFAR VGG (k=1, B=2), ours next to
 PAIBox's `n_core_required` and the no-copy resource bound (hardware/bounds.py), in one process;
 then the temporal (store-and-release) mapping of the same models: layer cores + controller cores.
-Chips are printed next to ceil(cores / cores per chip) and to the floor the layout rules allow:
-the kept-empty addresses multicast cubes reach (docs/hardware.md §5) count like cores.
+Chips are printed next to ceil(cores / cores per chip) and to the floor of the plan: the
+kept-empty addresses multicast cubes reach (docs/hardware.md §5) count like cores;
+`--spatial-slots` adds the floor of the layout rules, the fewest such addresses of any plan.
 
     python bench/core_counts.py [--no-paibox] [--mapping spatial|temporal|both] [--plans] [--spatial-slots]
                                  [--route]
@@ -32,7 +33,9 @@ import layers  # noqa: E402,F401
 from conversion import convert  # noqa: E402
 from conversion.chain import ConversionError  # noqa: E402
 from hardware import map_network  # noqa: E402
+from hardware.address_floor import address_floor  # noqa: E402
 from hardware.bounds import no_copy_bound  # noqa: E402
+from hardware.network import extract  # noqa: E402
 from hardware.route import stray_axons  # noqa: E402
 from hardware.spec import HardwareError, resolve_spec  # noqa: E402
 from models import build_preset  # noqa: E402
@@ -82,6 +85,17 @@ def count(name, ann, paibox, plans_too=False, slot_layouts=None):
     print(line)
     if plans_too:
         print_plans(plans)
+
+
+def print_address_floor(name, ann):
+    net = extract(convert(ann, method="sg"), "spatial")
+    spec = resolve_spec("paicore")
+    start = time.perf_counter()
+    floor = address_floor(net, spec)
+    print(f"{name:12s} fewest addresses (cores + kept-empty) of any plan of these rules, every layer's shortlisted "
+          f"tilings x layouts (hardware/address_floor.py): {floor.addresses} ({floor.cores} cores; greedy pass "
+          f"{floor.greedy_addresses}), so no plan of them fits fewer than {floor.chips} chip(s) of "
+          f"{spec.chip.cores_per_chip} ({', '.join(floor.layouts)}; {time.perf_counter() - start:.1f} s)")
 
 
 def print_plans(plans):
@@ -191,7 +205,9 @@ def parse_args(argv=None):
                         help="also count the spatial mapping with each layer's cheapest layout in cores plus "
                         "kept-empty addresses but no search for fewer chips (hardware/layout_search.py), and with one "
                         "layout for every layer: in order, at the temporal one's slots (hardware/slots.py: fewer "
-                        "copies, more kept-empty addresses), in order with no address kept empty (more copies)")
+                        "copies, more kept-empty addresses), in order with no address kept empty (more copies); then the fewest "
+                        "addresses of any plan of these rules and the chips that floor allows (hardware/address_floor.py, "
+                        "about 1.5 minutes for the VGG)")
     parser.add_argument("--route", action="store_true",
                         help="also map every spatial network with its weight tables and route it, with the first layer "
                         "placed like the others and poured in last where that saves a chip (hardware/place.py), and "
@@ -215,6 +231,7 @@ def work(args):
             if args.spatial_slots:
                 for rule in ("mixed", False, True, "exact"):
                     count(name, ann, False, args.plans, slot_layouts=rule)
+                print_address_floor(name, ann)
             if args.route:
                 route_both_orders(name, ann)
         if args.mapping in ("temporal", "both"):

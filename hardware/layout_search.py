@@ -23,7 +23,7 @@ def search_layouts(planner, plans):
     spec = planner.spec
     per_chip = spec.chip.cores_per_chip
     best = (count_chips(plans, spec), _cores(plans), plans)
-    if best[0] <= -(-_addresses(plans) // per_chip):
+    if best[0] <= -(-plan_addresses(plans) // per_chip):
         return plans
     for li in range(len(plans) - 1, 0, -1):
         for layout in LAYOUTS:
@@ -42,5 +42,6 @@ def _cores(plans):
     return sum(p.cores for p in plans)
 
 
-def _addresses(plans):
+def plan_addresses(plans):
+    """Chip addresses the plans take: their cores and the addresses their cubes keep empty."""
     return _cores(plans) + sum(0 if p.spare is None else len(p.spare) for p in plans)
