@@ -76,6 +76,7 @@ class CoreLayer:
     leak: np.ndarray = None  # lambda: the leak register, added in every working tick
     controls: tuple = None  # hardware.temporal.Control groups of controller axons
     unscaled_channels: int = 0  # channels whose weights are the SG's own (not the SR's scaled ones)
+    idle_ticks: int = 0  # working ticks before its store window, while the layers below work
 
     @property
     def temporal(self):

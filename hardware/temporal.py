@@ -20,12 +20,15 @@ How the windows are built from what a PAICORE core has (why, in docs/hardware.md
   axons per core (`Control`), all with negative weights, the cheap sign of two's complement
   (-2 at 2 bits):
   "cancel" axons fire in every working tick except the first release tick with weights summing
-  to -lambda, "hold" axons in every store tick with weights summing to -a (a = the channel's sum
-  of positive weights: by store tick t every burst input has sent at most t spikes, so no
-  partial sum reaches s while storing), and "correct<j>" axons in release tick j where the
-  channel's thresholds are not evenly spaced. With lambda = s - T_0 + L_in a the membrane rises
-  by lambda in the first release tick, which no axon adds: the neuron fires at release tick j
-  iff S >= T_j, exactly the SR neuron's burst.
+  to -lambda, "hold" axons in every working tick before the release (the idle ticks while the
+  layers below work, and the store) with weights summing to -h, and "correct<j>" axons in
+  release tick j where the channel's thresholds are not evenly spaced. By store tick t every
+  burst input has sent at most t spikes, so a partial sum is at most t a (a = the channel's sum
+  of positive weights); h = ceil((L_in a - s + 1) / (idle + L_in)) keeps every one below s, the
+  idle ticks spreading what a hold in the store ticks alone (h = a) would take (`hold_per_tick`).
+  With H = h (idle + L_in) and lambda = s - T_0 + H the membrane rises by lambda in the first
+  release tick, which no axon adds: the neuron fires at release tick j iff S >= T_j, exactly the
+  SR neuron's burst.
 The weights are the SR kernel divided by each channel's scale (the SG's own integer weights,
 ternary for k = 1), with the SG thresholds T_j: the corrections replace the weight scaling, so
 such a layer keeps 2-bit weights. A channel whose thresholds cannot be met that way (two equal
@@ -53,7 +56,8 @@ class Control:
 
     name: str
     total: np.ndarray  # (C',) int64
-    phase: str  # "store", "not_release0" (every working tick but the first release tick), "release<j>"
+    phase: str  # "before_release" (every working tick before the release window), "not_release0" (every
+    # working tick but the first release tick), "release<j>"
 
     def timers(self, window):
         """The Timers that fire this group's axons (one timer per axon and multicast cube of each
@@ -65,8 +69,8 @@ class Control:
             before = Timer("release", window, 1, release - 1, run=True)
             after = Timer("end", window, release + 1, window.tick_wait_end, run=True)
             return (before, after) if window.release > 1 else (before,)
-        if self.phase == "store":
-            return (Timer("release", window, local(window.start), local(window.release_start) - 1, run=True),)
+        if self.phase == "before_release":
+            return (Timer("release", window, 1, local(window.release_start) - 1, run=True),)
         (tick,) = control_ticks(self, window)
         first = local(tick)
         if 2 * first > window.tick_wait_end:  # its second spike would come after the core stops
@@ -107,8 +111,8 @@ class Timer:
 
 def control_ticks(control, window):
     """The global ticks a controller group fires in."""
-    if control.phase == "store":
-        return range(window.start, window.release_start)
+    if control.phase == "before_release":
+        return range(window.tick_wait_start, window.release_start)
     if control.phase == "not_release0":
         first = window.release_start
         return [t for t in range(window.tick_wait_start, first + window.release) if t != first]
@@ -155,7 +159,8 @@ def extract_temporal(snn):
                 problems.append(f"{layer.name}: no synapse before it")
                 continue
             levels_in = layers[-1].neuron.fire_ticks if layers else encoder.levels
-            layers.append(_layer(synapse, layer, levels_in))
+            idle = sum(below.neuron.integrate_ticks for below in layers)  # = windows()'s, whatever the delay
+            layers.append(_layer(synapse, layer, levels_in, idle))
             synapse = None
         elif role == "readout":
             readout = layer
@@ -174,7 +179,7 @@ def extract_temporal(snn):
     return CoreNetwork(layers, enc_model, readout, probe, encoder.name, encoder.levels)
 
 
-def _layer(synapse, neuron, levels_in):
+def _layer(synapse, neuron, levels_in, idle):
     kernel = np.asarray(keras.ops.convert_to_numpy(synapse.kernel)).astype(np.int64)  # scaled, sign-folded
     in_shape = tuple(int(d) for d in synapse.input.shape[2:])
     out_shape = tuple(int(d) for d in synapse.output.shape[2:])
@@ -192,9 +197,9 @@ def _layer(synapse, neuron, levels_in):
                                                      int(neuron.levels))
     kernel = flat.reshape(shape)
     v_max = levels_in * np.abs(flat).sum(axis=0)
-    hold = np.maximum(flat, 0).sum(axis=0)  # a: per store tick
-    leak = steps - thresholds[:, 0] + levels_in * hold  # lambda
-    controls = [Control("cancel", -leak, "not_release0"), Control("hold", -hold, "store")]
+    hold = hold_per_tick(np.maximum(flat, 0).sum(axis=0), steps, levels_in, idle)
+    leak = steps - thresholds[:, 0] + (idle + levels_in) * hold  # lambda
+    controls = [Control("cancel", -leak, "not_release0"), Control("hold", -hold, "before_release")]
     for j in range(1, thresholds.shape[1]):
         correction = steps - (thresholds[:, j] - thresholds[:, j - 1])
         if correction.any():
@@ -202,7 +207,15 @@ def _layer(synapse, neuron, levels_in):
     model = NeuronModel("subtractive", int(levels_in), int(neuron.levels))
     return CoreLayer(neuron.name, synapse.name, kind, in_shape, out_shape, kernel, strides, pads, 1, 1,
                      thresholds, v_max, model, steps=steps, leak=leak, controls=tuple(controls),
-                     unscaled_channels=int(unscaled.sum()))
+                     unscaled_channels=int(unscaled.sum()), idle_ticks=int(idle))
+
+
+def hold_per_tick(positive, steps, store, idle):
+    """(C',) h: what the hold axons take in each of the `idle + store` working ticks before the
+    release, so that no partial sum of store tick t <= store (at most t * positive) reaches the
+    step s: t a - h (idle + t) <= s - 1 is tightest at t = store (its left side grows with t)."""
+    need = store * np.asarray(positive, np.int64) - steps + 1
+    return np.maximum(-(-need // (idle + store)), 0)
 
 
 def fit_channels(flat, theta, step, store, release):
@@ -260,10 +273,10 @@ def tick_inputs(window, leak, groups):
     return per_tick
 
 
-def offsets(layer, idle=1):
-    """(ticks, C') cumulative leak + controller input of a temporal layer's neurons over a window with
-    `idle` ticks before its store window (what the membrane holds besides its data input)."""
-    window = Window(1 + idle, layer.neuron.integrate_ticks, layer.neuron.fire_ticks, 1)
+def offsets(layer):
+    """(ticks, C') cumulative leak + controller input of a temporal layer's neurons over its window
+    (its idle ticks, store and release: what the membrane holds besides its data input)."""
+    window = Window(1 + layer.idle_ticks, layer.neuron.integrate_ticks, layer.neuron.fire_ticks, 1)
     groups = [(control, control.total) for control in layer.controls]
     return np.cumsum(tick_inputs(window, layer.leak.astype(np.int64), groups), axis=0)
 

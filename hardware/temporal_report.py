@@ -5,7 +5,7 @@ neurons each). Each timer drives one controller axon address in a multicast cube
 cores and fires in one run of consecutive ticks, so a controller group needs axons x runs x
 (cubes covering the layer's cores) timers (hardware.temporal.Timer). A timer core starts one
 tick before its layer's cores (its local tick u lands in their local tick u) and works until the
-run's end: the release window's start (the cancel and hold runs before it) or the window's end
+run's end: the release window's start (the cancel and hold runs before it, from the core's first tick) or the window's end
 (the cancel run after the first release tick, the single correction ticks). Its timers have
 leak 1 and a threshold T, so they first fire in local tick T; a run to the core's last tick is a
 timer reset to T - 1 (it then fires in every tick), a single tick one reset to 0 (its second
@@ -77,9 +77,10 @@ def temporal_summary(net, plans, cores, spec, chips):
                      "first_input_tick": w.start, "store": w.store, "release": w.release}
                     for layer, w in zip(net.layers, wins)],
         "neuron_mode": "PAICORE SNN mode, linear reset (subtract theta_pos = the step s), leak lambda = s - T_0 "
-                       "+ L_in a per neuron, membranes start at 0; cancel controllers take lambda back in every "
-                       "working tick but the first release tick, hold controllers keep every partial sum below "
-                       "the threshold while storing, correct<j> controllers move uneven thresholds T_j",
+                       "+ h (idle + L_in) per neuron, membranes start at 0; cancel controllers take lambda back in "
+                       "every working tick but the first release tick, hold controllers take h in every working "
+                       "tick before the release (idle ticks and store) so that every partial sum stays below the "
+                       "threshold while storing, correct<j> controllers move uneven thresholds T_j",
         "threshold_encoding": "theta_pos = step s per neuron; the first threshold T_0 lives in the leak; weights "
                               "are the SG's own where a channel's thresholds allow it (unscaled_channels)",
         "controllers": ctl,

@@ -57,6 +57,34 @@ def test_without_a_controller_group_neurons_fire_too_early(small_sr, group):
     assert sim.store_spikes > 0
 
 
+def test_hold_spread_over_the_idle_ticks_keeps_every_worst_partial_sum_below_the_step(small_sr):
+    """The hold axons fire in every tick before the release, idle ticks included: the worst burst
+    (every positive input at full count) stays below the step in each store tick, the first
+    threshold fires in the first release tick and one below it does not; with idle ticks a
+    channel needs less hold per tick than its sum of positive weights a (what the store alone would take)."""
+    from hardware.temporal import offsets
+
+    net, *_ = map_network(small_sr[0], _tiny(), mapping="temporal", estimate_only=True)
+    wins = windows(net)
+    assert [layer.idle_ticks for layer in net.layers] == [w.start - w.tick_wait_start for w in wins]
+    assert net.layers[0].idle_ticks == 0 and net.layers[-1].idle_ticks > 0
+    spread = 0
+    for layer in net.layers:
+        flat = layer.kernel.reshape(-1, layer.kernel.shape[-1])
+        positive, store, idle = np.maximum(flat, 0).sum(axis=0), layer.neuron.integrate_ticks, layer.idle_ticks
+        offset = offsets(layer)  # (idle + store + release, C') what the leak and controllers added so far
+        worst = np.concatenate([np.zeros((idle, len(positive)), np.int64),
+                                np.arange(1, store + 1)[:, None] * positive[None, :]])
+        assert np.all(worst + offset[:idle + store] < layer.steps), layer.name
+        first = offset[idle + store]
+        assert np.all(layer.thresholds[:, 0] + first >= layer.steps), layer.name
+        assert np.all(layer.thresholds[:, 0] - 1 + first < layer.steps), layer.name
+        hold = -next(c.total for c in layer.controls if c.name == "hold")
+        assert np.all(hold <= -(-store * positive // (idle + store))), layer.name  # a hold in the store alone: a
+        spread += int(((hold < positive) & (positive > 0)).sum()) if idle else 0
+    assert spread > 0
+
+
 def test_validator_rejects_windows_that_do_not_fit(small_sr):
     snn, _ = small_sr
     with pytest.raises(HardwareError, match=r"layer act1: tick_wait_end: needs 8 \(from tick 2: 0 idle, store 4 \+ "
