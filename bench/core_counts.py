@@ -149,6 +149,8 @@ def count_temporal(name, ann, paibox, plans_too=False):
     snn, report = convert(ann, method="sr", return_report=True)
     net, spec, plans, cores, chips, _ = map_network(snn, "paicore", estimate_only=True, mapping="temporal")
     summary = temporal_summary(net, plans, cores, spec, chips)
+    variants = "; ".join(f"{label}: {v['total_cores']} cores on {v['chips']} chip(s)"
+                         for label, v in temporal_variants(snn).items())
     bounds, total = no_copy_bound(net, spec)
     per_layer = ", ".join(f"{p.name} {p.cores} ({p.width}-bit, {sum(row['axons'].values())} controller axons "
                           f"for {b.fan_in} data axons)" for p, row, b in zip(plans, summary["controllers"], bounds))
@@ -163,10 +165,26 @@ def count_temporal(name, ann, paibox, plans_too=False):
           f"any construction under our tile rule (rectangles with their receptive fields, controllers on "
           f"axons of their own: hardware/temporal_bound.py) needs at least {summary['any_construction_bound_cores']} "
           f"layer cores ({' + '.join(_bound_cores(r) for r in summary['controllers'])}); "
-          f"channels the SR converter scaled: {scaled}; channels that keep a scale on the cores: {kept_scaled}"
+          f"channels the SR converter scaled: {scaled}; channels that keep a scale on the cores: {kept_scaled}; "
+          f"{variants}"
           + (_paibox_temporal(net, spec) if paibox else ""))
     if plans_too:
         print_plans(plans)
+
+
+def temporal_variants(snn):
+    """{label: temporal_summary} of the temporal mapping with the first layer placed like the others
+    (not poured in last, place.py), and with each layer's cheapest layout in cores plus kept-empty
+    addresses instead of slots for every layer (partition.plan_network's "mixed")."""
+    from hardware.temporal_report import temporal_summary
+
+    out = {}
+    for label, options in (("in network order", {"first_layer_last": False}),
+                           ("each layer's cheapest layout", {"slot_layouts": "mixed"})):
+        net, spec, plans, cores, chips, _ = map_network(snn, "paicore", estimate_only=True, mapping="temporal",
+                                                        **options)
+        out[label] = temporal_summary(net, plans, cores, spec, chips)
+    return out
 
 
 def _bound_cores(row):
