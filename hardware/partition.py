@@ -28,7 +28,7 @@ import numpy as np
 
 from hardware.addressing import chip_space, cube_cover, cube_members, pow2
 from hardware.network import register_encoding
-from hardware.slots import window_slots
+from hardware.slots import window_slots, window_slots_in_parts
 from hardware.spec import HardwareError
 
 CANDIDATES = 10  # tilings per layer kept for the copy-aware search (fewest own cores first)
@@ -308,11 +308,13 @@ def reader_sets(layer, t, source_shape):
 
 
 def _slots(layer, t, k, source_shape, chip):
-    """(row_slots, col_slots) putting every source's readers in one cube (hardware.slots), each
-    None where no such order is found or none is needed. When the rows' region is a whole chip,
-    a row slot holding unusable addresses is blocked (no tile, and no cube may reach it)."""
+    """[(row_slots, col_slots)] putting every source's readers in one cube (hardware.slots), each
+    None where no such order is found or none is needed: the rows in one order over their whole
+    region, and in runs per part where placement cuts the region into parts (distinct orders
+    only). When the rows' region is a whole chip, a row slot holding unusable addresses is
+    blocked (no tile, and no cube may reach it)."""
     if layer.kind == "dense":
-        return None, None
+        return [(None, None)]
     space, usable = chip_space(chip)
     rows, cols = k.shape
     row_sets, col_sets = reader_sets(layer, t, source_shape)
@@ -320,7 +322,21 @@ def _slots(layer, t, k, source_shape, chip):
     blocked = ()
     if pow2(rows) * stride == space:
         blocked = tuple(r for r in range(pow2(rows)) if not usable[r * stride:(r + 1) * stride].all())
-    return window_slots(rows, row_sets, pow2(rows), blocked), window_slots(cols, col_sets, pow2(cols))
+    col_slots = window_slots(cols, col_sets, pow2(cols))
+    row_orders = [window_slots(rows, row_sets, pow2(rows), blocked),
+                  window_slots_in_parts(rows, row_sets, pow2(rows), _row_part(pow2(rows), stride, space, usable),
+                                        blocked)]
+    return list(dict.fromkeys((row_slots, col_slots) for row_slots in row_orders))
+
+
+def _row_part(region, stride, space, usable):
+    """Row slots per part of a layout by rows whose `region` row slots are larger than a chip: the
+    most (a power of two) whose block of addresses is all usable somewhere on a chip, as
+    _row_units cuts it (at least one row)."""
+    part = region
+    while part > 1 and (part * stride > space or not _fits_somewhere(np.arange(part * stride), part * stride, usable)):
+        part //= 2
+    return part
 
 
 def _spare_reached(reached, addresses):
@@ -429,14 +445,31 @@ def _option(net, li, spec, width, t, copies, layout, space, tilings, skip_plain=
     tiled by t, its weights `width` (_width's), laid out by `layout` (LAYOUTS: its tiles in order,
     at hardware.slots' slots, or in order with cubes that reach only its cores, its tile blocks'
     holes then free for other layers). Where slots or holes are missing, that layout is the
-    in-order one: None instead if `skip_plain`, when the in-order layout is a candidate of its own."""
+    in-order one: None instead if `skip_plain`, when the in-order layout is a candidate of its own.
+    Of several slot orders (_slots) the one whose look-ahead plus kept-empty addresses is least."""
     layer = net.layers[li]
-    width, lo, hi = width
     k, per_core = _tile_cores(layer, t, copies)
     slotted = layout == LAYOUTS[1]
-    slots = _slots(layer, t, k, _source_shape(net, li), spec.chip) if slotted else (None, None)
-    if slotted and skip_plain and slots == (None, None):
+    orders = _slots(layer, t, k, _source_shape(net, li), spec.chip) if slotted else [(None, None)]
+    if slotted and skip_plain and orders == [(None, None)]:
         return None
+    best = None
+    for slots in orders:
+        option = _laid_out(net, li, spec, width, t, copies, layout, space, tilings, k, per_core, slots, skip_plain)
+        if option is not None and (best is None or _order_cost(option) < _order_cost(best)):
+            best = option
+    return best
+
+
+def _order_cost(option):
+    plan, _, look = option
+    return look + len(plan.spare), look
+
+
+def _laid_out(net, li, spec, width, t, copies, layout, space, tilings, k, per_core, slots, skip_plain):
+    """_option's plan for one slot order (row_slots, col_slots)."""
+    layer = net.layers[li]
+    width, lo, hi = width
     addresses, holes = layout_tiles(k, spec.chip, dense=li == 0, row_slots=slots[0], col_slots=slots[1], spare=True)
     if layout == LAYOUTS[2]:
         if skip_plain and not holes.size:  # the in-order candidate itself: its cubes reach no hole
