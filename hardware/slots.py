@@ -44,7 +44,7 @@ def window_slots_in_parts(n, windows, slots, part, blocked=()):
         return window_slots(n, windows, slots, blocked)
     windows = tuple(sorted({tuple(sorted(w)) for w in windows if len(w) > 1}))
     parts = slots // part
-    runs = [len(r) for r in _even_runs(n, parts)]
+    runs = [len(r) for r in np.array_split(np.arange(n), parts)]  # lengths differing by one at most
     offsets = []
     for start, size in zip(np.cumsum([0] + runs[:-1]), runs):
         inside = [tuple(t - start for t in w if start <= t < start + size) for w in windows]
@@ -54,11 +54,6 @@ def window_slots_in_parts(n, windows, slots, part, blocked=()):
         offsets.append(found)
     slot_of = tuple(int(p * part + o) for p, run in enumerate(offsets) for o in run)
     return slot_of if not set(slot_of) & set(blocked) else window_slots(n, windows, slots, blocked)
-
-
-def _even_runs(n, parts):
-    """n consecutive tiles in `parts` runs whose lengths differ by at most one."""
-    return np.array_split(np.arange(n), parts)
 
 
 @functools.lru_cache(maxsize=256)
