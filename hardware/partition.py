@@ -307,12 +307,14 @@ def reader_sets(layer, t, source_shape):
     return row_sets, col_sets
 
 
-def _slots(layer, t, k, source_shape, chip):
+def _slots(layer, t, k, source_shape, chip, one_axis=False):
     """[(row_slots, col_slots)] putting every source's readers in one cube (hardware.slots), each
     None where no such order is found or none is needed: the rows in one order over their whole
-    region, and in runs per part where placement cuts the region into parts (distinct orders
-    only). When the rows' region is a whole chip, a row slot holding unusable addresses is
-    blocked (no tile, and no cube may reach it)."""
+    region, and in runs per part where placement cuts the region into parts; with `one_axis`, each
+    of these also with only one axis at slots, the other in order (fewer kept-empty addresses, more
+    copies). Distinct orders only; _option keeps the cheapest. When the rows' region is a
+    whole chip, a row slot holding unusable addresses is blocked (no tile, and no cube may reach
+    it)."""
     if layer.kind == "dense":
         return [(None, None)]
     space, usable = chip_space(chip)
@@ -326,7 +328,10 @@ def _slots(layer, t, k, source_shape, chip):
     row_orders = [window_slots(rows, row_sets, pow2(rows), blocked),
                   window_slots_in_parts(rows, row_sets, pow2(rows), _row_part(pow2(rows), stride, space, usable),
                                         blocked)]
-    return list(dict.fromkeys((row_slots, col_slots) for row_slots in row_orders))
+    orders = [(row_slots, col_slots) for row_slots in row_orders]
+    if one_axis:
+        orders += [(None, col_slots)] + [(row_slots, None) for row_slots in row_orders]
+    return list(dict.fromkeys(o for o in orders if o != (None, None))) or [(None, None)]
 
 
 def _row_part(region, stride, space, usable):
@@ -446,11 +451,14 @@ def _option(net, li, spec, width, t, copies, layout, space, tilings, skip_plain=
     at hardware.slots' slots, or in order with cubes that reach only its cores, its tile blocks'
     holes then free for other layers). Where slots or holes are missing, that layout is the
     in-order one: None instead if `skip_plain`, when the in-order layout is a candidate of its own.
-    Of several slot orders (_slots) the one whose look-ahead plus kept-empty addresses is least."""
+    Of several slot orders (_slots; with `skip_plain` also those with one axis alone at slots) the
+    one whose look-ahead plus kept-empty addresses is least."""
     layer = net.layers[li]
     k, per_core = _tile_cores(layer, t, copies)
     slotted = layout == LAYOUTS[1]
-    orders = _slots(layer, t, k, _source_shape(net, li), spec.chip) if slotted else [(None, None)]
+    # one axis alone at slots only where the planner weighs layouts (skip_plain): a layer the rule puts at
+    # slots (the temporal default) is there for the copies
+    orders = _slots(layer, t, k, _source_shape(net, li), spec.chip, skip_plain) if slotted else [(None, None)]
     if slotted and skip_plain and orders == [(None, None)]:
         return None
     best = None

@@ -16,8 +16,6 @@ its tiles' slots (base XOR any subset of the OR of their differences), exactly w
 """
 import functools
 
-import numpy as np
-
 from hardware.addressing import cube_members
 
 BUDGET = 20000  # search nodes per call; the VGG's and LeNet's windows need far fewer
@@ -37,23 +35,24 @@ def window_slots_in_parts(n, windows, slots, part, blocked=()):
     """Like `window_slots`, for a block that placement cuts into aligned parts of `part` slots
     (partition._row_units: rows whose region is larger than a chip): a window whose tiles sit in
     two parts needs a cube in each, so the tiles go in runs of consecutive ones, one run per part,
-    each run at `window_slots`' slots of its part for the windows restricted to it. Then only the
-    windows at the runs' ends cross parts (one order over the whole block would scatter neighbours
-    over the parts). The plain `window_slots` where the block is one part or the runs do not fit."""
+    each run at `window_slots`' slots of its part for the windows restricted to it, each as long
+    as its part allows (the fewest boundaries). Then only the windows at the runs' ends cross
+    parts (one order over the whole block would scatter neighbours over the parts). The plain `window_slots` where the block is one part or the runs do not fit."""
     if part >= slots:
         return window_slots(n, windows, slots, blocked)
     windows = tuple(sorted({tuple(sorted(w)) for w in windows if len(w) > 1}))
-    parts = slots // part
-    runs = [len(r) for r in np.array_split(np.arange(n), parts)]  # lengths differing by one at most
-    offsets = []
-    for start, size in zip(np.cumsum([0] + runs[:-1]), runs):
-        inside = [tuple(t - start for t in w if start <= t < start + size) for w in windows]
-        found = window_slots(size, inside, part)
-        if found is None:
-            return window_slots(n, windows, slots, blocked)
-        offsets.append(found)
-    slot_of = tuple(int(p * part + o) for p, run in enumerate(offsets) for o in run)
-    return slot_of if not set(slot_of) & set(blocked) else window_slots(n, windows, slots, blocked)
+    slot_of, start = [], 0
+    for p in range(slots // part):  # each part takes the longest run from `start` it can place
+        for size in range(min(part, n - start), 0, -1):
+            inside = [tuple(t - start for t in w if start <= t < start + size) for w in windows]
+            found = window_slots(size, inside, part)
+            if found is not None:
+                slot_of += [p * part + o for o in found]
+                start += size
+                break
+    if start < n or set(slot_of) & set(blocked):
+        return window_slots(n, windows, slots, blocked)
+    return tuple(slot_of)
 
 
 @functools.lru_cache(maxsize=256)

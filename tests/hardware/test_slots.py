@@ -130,3 +130,21 @@ def test_a_slotted_layer_takes_the_order_with_the_least_look_ahead_and_kept_empt
     monkeypatch.setattr(partition, "_slots", lambda *args: orders)
     chosen = partition._option(net, li, spec, planner.widths[li], t, copies, "slots", planner.space, planner.tilings)
     assert len(set(costs)) > 1 and partition._order_cost(chosen) == min(costs), costs
+
+
+def test_slots_offer_each_axis_alone_too(small_snn):
+    """Where the planner weighs layouts, _slots offers each axis alone at slots too (the other in
+    order): fewer kept-empty addresses for more copies, for _option to weigh; not otherwise."""
+    partition = importlib.import_module("hardware.partition")
+    snn, _ = small_snn
+    net, spec = extract(snn), _tiny()
+    planner = partition.Planner(net, spec, partition.LAYOUTS)
+    copies = np.ones(net.layers[1].out_shape[:2], np.int64)
+    _, _, _, t = partition._shortlist(net.layers[1], planner.tilings[1], copies)[0]
+    k, _ = partition._tile_cores(net.layers[1], t, copies)
+    orders = partition._slots(net.layers[1], t, k, partition._source_shape(net, 1), spec.chip, one_axis=True)
+    rows, cols = orders[0]
+    plain = partition._slots(net.layers[1], t, k, partition._source_shape(net, 1), spec.chip)
+    assert plain[0] == (rows, cols) and all(None not in order for order in plain)
+    assert rows is not None and cols is not None
+    assert (None, cols) in orders and (rows, None) in orders and (None, None) not in orders
