@@ -37,7 +37,8 @@ def window_slots_in_parts(n, windows, slots, part, blocked=()):
     two parts needs a cube in each, so the tiles go in runs of consecutive ones, one run per part,
     each run at `window_slots`' slots of its part for the windows restricted to it, each as long
     as its part allows (the fewest boundaries). Then only the windows at the runs' ends cross
-    parts (one order over the whole block would scatter neighbours over the parts). The plain `window_slots` where the block is one part or the runs do not fit."""
+    parts (one order over the whole block would scatter neighbours over the parts). The plain
+    `window_slots` where the block is one part or the runs do not fit."""
     if part >= slots:
         return window_slots(n, windows, slots, blocked)
     windows = tuple(sorted({tuple(sorted(w)) for w in windows if len(w) > 1}))
