@@ -38,8 +38,8 @@ def _parts_per_window(slots, n, part):
 def test_rows_cut_into_parts_go_in_runs_so_that_only_the_runs_ends_cross(n, space, part):
     """Where placement cuts a block into parts, a window across two parts needs a cube in each:
     in runs of consecutive tiles, one per part, only the two windows at each boundary cross (the
-    fewest any order allows), each part's share of a window is one cube reaching only empty slots,
-    and no more slots are kept empty than one order over the whole block keeps."""
+    fewest any order allows, and fewer than one order over the VGG's whole 24-row block), and each
+    part's share of a window is one cube reaching only empty slots."""
     slots = window_slots_in_parts(n, _windows(n, 3), space, part)
     assert slots is not None and len(set(slots)) == n and max(slots) < space
     crossing = _parts_per_window(slots, n, part)
@@ -47,7 +47,6 @@ def test_rows_cut_into_parts_go_in_runs_so_that_only_the_runs_ends_cross(n, spac
     whole = sum(c > 1 for c in _parts_per_window(window_slots(n, _windows(n, 3), space), n, part))
     assert whole >= sum(c > 1 for c in crossing) and (whole > 6 or n < 24)  # the VGG's 24 rows: 6 against more
     empty = sorted(set(range(space)) - set(slots))
-    reached = set()
     for window in _windows(n, 3):
         for p in {slots[t] // part for t in window}:
             wanted = sorted(slots[t] for t in window if slots[t] // part == p)
@@ -55,8 +54,6 @@ def test_rows_cut_into_parts_go_in_runs_so_that_only_the_runs_ends_cross(n, spac
             assert len(cubes) == 1, (window, cubes)
             members = set(cube_members(*cubes[0]))
             assert set(wanted) <= members and members - set(wanted) <= set(empty)
-            reached |= members - set(wanted)
-    assert len(reached) <= space - n
 
 
 def test_one_part_is_the_plain_order():
