@@ -7,9 +7,9 @@ cores and fires in one run of consecutive ticks, so a controller group needs axo
 tick before its layer's cores (its local tick u lands in their local tick u) and works until the
 run's end: the release window's start (the cancel and hold runs before it, from the core's first
 tick) or the window's end (the cancel run after the first release tick, the single correction
-ticks). Its timers have
-leak 1 and a threshold T, so they first fire in local tick T; a run to the core's last tick is a
-timer reset to T - 1 (it then fires in every tick), a single tick one reset to 0 (its second
+ticks). Its timers have leak 1 and a threshold T, so they first fire in local tick T; a run to
+the core's last tick is a timer reset to T - 1 (it then fires in every tick), a single tick one
+reset to 0 (its second
 spike would come after the core stops; where it would come sooner, that timer gets a core of its
 own run). So the timers of one layer share cores per run end: ceil(timers / dendrites) each.
 PAIBox's Simulator runs these registers (hardware.paibox_temporal). The timer cores sit in cores
