@@ -22,7 +22,10 @@ rectangles containing p, weight widths and LCNs of min(neurons per core, positio
 where the data axons plus ceil(max J of channel c over the rectangle / 2^(width-1)) fit the
 fan-in. Each neuron takes at least 1 / cap of a core, so a layer needs at least the sum of
 1 / cap over its neurons. What would go lower breaks a rule: cores that leave zero-weight inputs
-out, or timers firing into data axons while their sources are silent.
+out, or timers firing into data axons while their sources are silent. A reversed leak (PAICORE's
+sign(V) x leak) is not the same in every tick, so the argument does not cover it; the brute-force
+search of tests/hardware/test_temporal_bound.py includes it and finds no exact one-axon neuron
+where J = 3.
 """
 from dataclasses import dataclass
 from fractions import Fraction

@@ -94,21 +94,43 @@ def _inputs_and_trains(thresholds=THRESHOLDS):
     return data, trains
 
 
-def _exact(control, leak, theta, reset, reset_v, leak_after, thresholds=THRESHOLDS):
+def _exact(control, leak, theta, reset, reset_v, leak_after, thresholds=THRESHOLDS, reversal=None, neg=None,
+           saturate=None, chunk=1 << 16):
     """(K,) which of K neurons reproduce every SR train; control: (K, TICKS) what the controller axons
-    add per tick; reset 0 linear (V -= theta), 1 to reset_v, 2 none; the leak before or after the
-    comparison. A linear membrane otherwise (no negative threshold)."""
+    add per tick. One tick in PAIBox's order (paibox.components.neuron.base): charge; leak, forward
+    (+leak) or, with `reversal`, sign(V) x leak; the comparison before or after the leak; the reset
+    applied to the leaked V. Positive spike: reset 0 linear (V -= theta), 1 to reset_v, 2 none.
+    `neg` (K,) negative thresholds (default: none acts): below it, with `saturate` V is set to it,
+    else the reset mode acts with it (linear V -= neg, hard -reset_v, none)."""
+    k = len(leak)
+    reversal = np.zeros(k, bool) if reversal is None else reversal
+    neg = np.full(k, -(2**40), np.int64) if neg is None else neg
+    saturate = np.zeros(k, bool) if saturate is None else saturate
     data, trains = _inputs_and_trains(thresholds)
-    v = np.zeros((len(leak), len(data)), np.int64)
-    ok = np.ones(len(leak), bool)
-    for t in range(TICKS):
-        v += data[None, :, t] + control[:, t, None] + np.where(leak_after, 0, leak)[:, None]
-        fire = v >= theta[:, None]
-        ok &= (fire == trains[None, :, t]).all(axis=1)
-        v = np.where(fire, np.select([reset[:, None] == 0, reset[:, None] == 1], [v - theta[:, None], reset_v[:, None]],
-                                     v), v)
-        v += np.where(leak_after, leak, 0)[:, None]
+    every = [np.asarray(a) for a in (theta, reset, reset_v, neg, leak, reversal, leak_after, saturate)]
+    ok = np.zeros(k, bool)
+    for start in range(0, k, chunk):  # in chunks, and a neuron that failed is dropped: the search is large
+        part = slice(start, start + chunk)
+        ok[start + _exact_part(control[part], [a[part, None] for a in every], data, trains)] = True
     return ok
+
+
+def _exact_part(control, params, data, trains):
+    alive = np.arange(len(control))
+    v = np.zeros((len(control), len(data)), np.int64)
+    for t in range(TICKS):
+        theta, reset, reset_v, neg, leak, reversal, leak_after, saturate = params
+        v = v + data[None, :, t] + control[alive, t, None]
+        leaked = v + np.where(reversal, np.sign(v), 1) * leak
+        compared = np.where(leak_after, v, leaked)
+        fire = compared >= theta
+        below = ~fire & (compared < neg)
+        after_pos = np.select([reset == 0, reset == 1], [leaked - theta, reset_v], leaked)
+        after_neg = np.where(saturate, neg, np.select([reset == 0, reset == 1], [leaked - neg, -reset_v], leaked))
+        v = np.where(fire, after_pos, np.where(below, after_neg, leaked))
+        keep = (fire == trains[None, :, t]).all(axis=1)
+        alive, v, params = alive[keep], v[keep], [p[keep] for p in params]
+    return alive
 
 
 def test_our_construction_is_exact_in_the_brute_force_simulator():
@@ -123,17 +145,22 @@ def test_our_construction_is_exact_in_the_brute_force_simulator():
 
 
 @pytest.mark.parametrize("thresholds, any_exact", [((2, 3), False), ((4, 5), True)])
-def test_no_exact_neuron_has_fewer_controller_axons_than_the_bound(thresholds, any_exact):
-    """One 2-bit axon (weight -2..1, any firing pattern), every leak, threshold and reset: none is exact
-    where the bound asks for 2 (T_0 = 2: J = 3); where it asks for 1 (T_0 = 4 = S_max: J = 1) the same
-    search finds exact ones, so it is not blind."""
+@pytest.mark.parametrize("reversal", [False, True])
+def test_no_exact_neuron_has_fewer_controller_axons_than_the_bound(thresholds, any_exact, reversal):
+    """One 2-bit axon (weight -2..1, any firing pattern), every leak, threshold, reset and negative
+    threshold (none, or -1..-6 resetting or saturating), the leak forward or reversed (PAICORE's
+    leak direction: sign(V) x leak, outside the bound's argument, which takes the leak the same in
+    every tick): none is exact where the bound asks for 2 (T_0 = 2: J = 3); where it asks for 1
+    (T_0 = 4 = S_max: J = 1) the same search finds exact ones, so it is not blind."""
     patterns = ((np.arange(2**TICKS)[:, None] >> np.arange(TICKS)[None, :]) & 1).astype(np.int64)
     grid = np.array(np.meshgrid(np.arange(-2, 2), np.arange(len(patterns)), np.arange(-8, 9), np.arange(1, 7),
-                                np.arange(11), np.arange(2), indexing="ij")).reshape(6, -1)
-    weight, pattern, leak, theta, mode, after = grid
+                                np.arange(11), np.arange(2), np.arange(13), indexing="ij")).reshape(7, -1)
+    weight, pattern, leak, theta, mode, after, negative = grid
     reset = np.select([mode == 0, mode == 10], [0, 2], 1)  # modes 1..9: reset to -4..4
+    neg = np.where(negative == 0, -(2**40), -((negative - 1) % 6 + 1))  # 1..6 reset at -1..-6, 7..12 saturate
     control = weight[:, None] * patterns[pattern]
-    exact = _exact(control, leak, theta, reset, mode - 5, after.astype(bool), np.array(thresholds))
-    assert len(exact) > 100_000 and exact.any() == any_exact
+    exact = _exact(control, leak, theta, reset, mode - 5, after.astype(bool), np.array(thresholds),
+                   reversal=np.full(len(leak), reversal), neg=neg, saturate=negative >= 7)
+    assert len(exact) > 1_000_000 and exact.any() == any_exact
     jump = jumps(_dense([WEIGHTS], [thresholds[0]], store=STORE, release=RELEASE)).item()
     assert -(-jump // 2) == (1 if any_exact else 2)
