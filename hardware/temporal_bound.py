@@ -2,8 +2,9 @@
 
 **Controller axons.** Take one neuron with the layer's integer weights, a linear membrane (its
 negative threshold never acts) and the SR SNN's schedule: silent while it stores, then a burst
-from the first release tick r, exact for every count its inputs may send (every reachable sum). Let O_t be what the leak and the controllers have added by tick t,
-so that a neuron that has not fired holds S + O_t. With S_max, T_0 - 1 and T_0 reachable sums:
+from the first release tick r, exact for every count its inputs may send (every reachable sum).
+Let O_t be what the leak and the controllers have added by tick t, so that a neuron that has not
+fired holds S + O_t. With S_max, T_0 - 1 and T_0 reachable sums:
 - at r - 1 every input has arrived and no neuron fires: S_max + O_{r-1} < theta;
 - at r the neuron with S = T_0 fires: T_0 + O_r >= theta; so O_r - O_{r-1} >= J = S_max - T_0 + 1;
 - at r + 1 the neuron with S = T_0 - 1 still does not fire: O_{r+1} <= theta - T_0 <= O_r.
